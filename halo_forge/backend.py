@@ -1,0 +1,118 @@
+"""Which hardware backend runs a trainer, and what that backend can honour."""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from dataclasses import dataclass
+
+from halo_forge.errors import BackendError
+
+BACKENDS = ("cuda", "rocm", "mps", "cpu", "mlx")
+
+
+def _torch_backend() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return "rocm" if getattr(torch.version, "hip", None) else "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def mlx_available() -> bool:
+    return importlib.util.find_spec("mlx") is not None
+
+
+def get_backend(accelerator: str = "auto") -> str:
+    """The backend to train on: auto-detected (cuda, rocm, mps, cpu) or the one asked for.
+
+    MLX is only used when asked for (``--accelerator mlx``); asking for hardware that is not
+    there is a clear error rather than a silent fallback.
+    """
+    if accelerator in (None, "auto"):
+        return _torch_backend()
+    if accelerator not in BACKENDS:
+        raise BackendError(f"unknown accelerator {accelerator!r}", hint=f"choose one of auto, {', '.join(BACKENDS)}")
+    if accelerator == "mlx":
+        if not mlx_available():
+            raise BackendError("--accelerator mlx: the mlx package is not installed",
+                               hint='pip install "halo-forge[mlx]"')
+        return "mlx"
+    if accelerator == "cpu":
+        return "cpu"
+    found = _torch_backend()
+    if found != accelerator:
+        raise BackendError(f"--accelerator {accelerator} asked for, but this machine's torch sees {found}",
+                           hint="drop --accelerator to auto-detect, or install a torch build for that hardware")
+    return found
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    backend: str
+    bf16: bool
+    bitsandbytes: bool
+
+    @property
+    def gpu(self) -> bool:
+        return self.backend in ("cuda", "rocm")
+
+
+def capabilities(backend: str) -> Capabilities:
+    bf16 = False
+    if backend in ("cuda", "rocm"):
+        import torch
+
+        bf16 = bool(torch.cuda.is_bf16_supported())
+    bnb = importlib.util.find_spec("bitsandbytes") is not None
+    return Capabilities(backend=backend, bf16=bf16, bitsandbytes=bnb)
+
+
+def check_torch_config(config, caps: Capabilities) -> None:
+    """Refuse combinations the backend cannot run: 4-bit loading off CUDA, 8-bit optimisers without bnb."""
+    from halo_forge.config import BNB_OPTIMIZERS
+
+    problems = []
+    if config.load_in_4bit and not (caps.gpu and caps.bitsandbytes):
+        need = "a CUDA GPU" if not caps.gpu else "bitsandbytes"
+        problems.append(f"--load-in-4bit (QLoRA) needs {need}; this run is on {caps.backend}"
+                        + ("" if caps.gpu else ": drop --load-in-4bit to train LoRA on full-precision weights")
+                        + (' (pip install "halo-forge[gpu]")' if caps.gpu else ""))
+    if config.optim in BNB_OPTIMIZERS and not (caps.gpu and caps.bitsandbytes):
+        need = "bitsandbytes and a CUDA/ROCm GPU"
+        problems.append(f"--optim {config.optim} is a bitsandbytes optimiser and needs {need} "
+                        f"(backend {caps.backend}, bitsandbytes {'installed' if caps.bitsandbytes else 'missing'}): "
+                        "use --optim adamw_torch")
+    if config.precision in ("bf16", "fp16") and not caps.gpu:
+        problems.append(f"--precision {config.precision} needs a GPU; on {caps.backend} use --precision fp32 or auto")
+    if config.precision == "bf16" and caps.gpu and not caps.bf16:
+        problems.append("--precision bf16: this GPU has no bf16 support; use --precision fp16 or auto")
+    if problems:
+        raise BackendError("this config cannot run on this machine:\n  " + "\n  ".join(problems))
+
+
+# LoRA knobs the MLX trainers do not implement (MLX runs vanilla LoRA only).
+_MLX_UNSUPPORTED = {
+    "use_dora": (False, "DoRA"),
+    "use_rslora": (False, "rsLoRA scaling"),
+    "init_lora_weights": ("true", "--init-lora-weights other than the default"),
+    "load_in_4bit": (False, "4-bit loading (use an MLX-quantised model instead)"),
+}
+
+
+def warn_unsupported_for_mlx(config, extra: dict[str, tuple[object, str]] | None = None) -> list[str]:
+    """Warn (never silently fall back) about config fields MLX cannot honour; returns the messages."""
+    checks = dict(_MLX_UNSUPPORTED)
+    checks.update(extra or {})
+    messages = []
+    for field, (default, what) in checks.items():
+        value = getattr(config, field, default)
+        if value != default:
+            messages.append(f"MLX backend: {what} is not supported and is ignored "
+                            f"(--{field.replace('_', '-')} {value}); MLX trains vanilla LoRA")
+    for msg in messages:
+        warnings.warn(msg, UserWarning, stacklevel=2)
+    return messages

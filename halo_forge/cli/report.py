@@ -1,0 +1,28 @@
+"""How a finished run is shown on the console."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from halo_forge.summary import TrainingSummary
+
+VERDICT_STYLE = {"passed": "bold green", "warned": "bold yellow", "failed": "bold red"}
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.4g}"
+
+
+def print_summary(summary: TrainingSummary, console: Console | None = None) -> None:
+    console = console or Console()
+    eff = summary.effectiveness
+    console.print(f"[bold]{summary.modality}[/] run [cyan]{summary.run_id}[/] on {summary.model_name}: "
+                  f"{summary.total_train_steps_executed} steps, final train loss {_fmt(summary.final_train_loss)}, "
+                  f"{_fmt(summary.duration_seconds)} s")
+    for ev in eff.evaluations:
+        console.print(f"  held-out {ev.metric}: {_fmt(ev.before)} -> {_fmt(ev.after)} (n={ev.n})")
+    console.print(f"  verdict: [{VERDICT_STYLE[eff.verdict]}]{eff.verdict}[/]")
+    for reason in eff.reasons:
+        console.print(f"    - {reason}")
+    console.print(f"  model:   {summary.outputs.model_path}")
+    console.print(f"  summary: {summary.outputs.model_path}/training_summary.json")

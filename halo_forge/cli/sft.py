@@ -1,0 +1,39 @@
+"""`halo-forge sft …`"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Supervised fine-tuning on instruction/response pairs, chats or text.", no_args_is_help=True)
+
+
+@app.command("datasets")
+def datasets() -> None:
+    """List the built-in dataset short names for --dataset."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from halo_forge.data.registry import SFT_DATASETS
+
+    table = Table("name", "source", "description", title="SFT datasets (or any hub id, or --data FILE)")
+    for spec in SFT_DATASETS.values():
+        source = spec.source + (f" ({spec.config})" if spec.config else "")
+        table.add_row(spec.name, source, spec.description + (f" Needs the {spec.needs} trainer." if spec.needs else ""))
+    Console().print(table)
+
+
+def run_train(config) -> None:
+    from halo_forge.cli.report import print_summary
+    from halo_forge.sft._dispatch import get_sft_trainer
+
+    print_summary(get_sft_trainer(config).train())
+
+
+def train_command():
+    from halo_forge.cli.options import train_command as make
+    from halo_forge.sft.config import SFTConfig
+
+    return make(SFTConfig, run_train, help=(
+        "Fine-tune a model on a dataset (TRL SFTTrainer + PEFT).\n\n"
+        "Example: halo-forge sft train --dataset codealpaca --model Qwen/Qwen2.5-Coder-3B "
+        "--epochs 3 --batch-size 2 --gradient-accumulation 16 --lora-rank 16 --lora-alpha 32 --use-dora"))

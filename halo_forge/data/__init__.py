@@ -1,0 +1,86 @@
+"""Datasets: registry of short names, local files, hub ids, built-in offline sets.
+
+`load_sft_data(config)` turns whatever the user pointed at into canonical rows split into
+train and held-out sets, deterministically from the seed, with a content digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from halo_forge.errors import DataError
+
+
+@dataclass
+class SplitData:
+    train: list[dict]
+    heldout: list[dict]
+    source: str
+    format: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def digest(self) -> str:
+        return rows_digest(self.train, self.heldout)
+
+
+def rows_digest(*row_lists: list[dict]) -> str:
+    h = hashlib.sha256()
+    for rows in row_lists:
+        for row in rows:
+            h.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
+            h.update(b"\n")
+        h.update(b"\x00")
+    return "sha256:" + h.hexdigest()
+
+
+def split_rows(rows: list[dict], fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """Deterministic train/held-out split: the same rows and seed give the same split everywhere."""
+    if len(rows) < 2:
+        return list(rows), []
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    k = min(len(rows) - 1, max(1, round(len(rows) * fraction)))
+    held = set(order[:k])
+    return [r for i, r in enumerate(rows) if i not in held], [r for i, r in enumerate(rows) if i in held]
+
+
+def load_sft_data(config) -> SplitData:
+    from halo_forge.data import builtin, formats, loaders, registry
+
+    if config.data is not None:
+        path = Path(config.data)
+        rows = loaders.read_local(path)
+        fmt, rows = formats.normalise_rows(rows, loaders.row_locator(path))
+        train, heldout = split_rows(rows, config.eval_split, config.seed)
+        source = str(path)
+    else:
+        spec = registry.get_spec(config.dataset, registry.SFT_DATASETS, "sft")
+        if spec is not None and spec.source == "builtin":
+            train, heldout = builtin.load_builtin(spec.name)
+            fmt, source = "prompt_completion", f"builtin:{spec.name}"
+        else:
+            repo = spec.source if spec else config.dataset
+            raw = loaders.load_hub(repo, spec.config if spec else None, spec.split if spec else "train")
+            where = lambda i: f"{repo}[row {i}]"  # noqa: E731
+            if not raw:
+                raise DataError(f"{repo}: the dataset is empty")
+            if spec and spec.formatter:
+                fmt, rows = spec.name, [spec.formatter(r, where(i)) for i, r in enumerate(raw)]
+            else:
+                fmt, rows = formats.normalise_rows(raw, where)
+            train, heldout = split_rows(rows, config.eval_split, config.seed)
+            source = repo
+    if not train:
+        raise DataError(f"{source}: no training rows left after the held-out split",
+                        hint="add rows or lower --eval-split")
+    notes = []
+    if config.max_samples is not None and len(train) > config.max_samples:
+        train = train[: config.max_samples]
+        notes.append(f"training on the first {config.max_samples} rows (--max-samples)")
+    heldout = heldout[: config.max_eval_samples]
+    return SplitData(train=train, heldout=heldout, source=source, format=fmt, notes=notes)

@@ -1,0 +1,42 @@
+"""The whole exception tree of halo-forge.
+
+`HaloForgeError` and its subclasses are *user* mistakes: the message says what is wrong, where
+(file:line, field) and how to fix it. The CLI prints them as one ``Error: …`` line and exits 2.
+Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class HaloForgeError(Exception):
+    """A user-caused error; the CLI prints it without a traceback and exits with code 2."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  fix: {self.hint}" if self.hint else self.message
+
+
+class ConfigError(HaloForgeError):
+    """Raised when a config field (from the CLI or a YAML file) is invalid; lists every bad field."""
+
+
+class DataError(HaloForgeError):
+    """Raised when a dataset cannot be read or has the wrong shape (names file, line and column)."""
+
+
+class ModelError(HaloForgeError):
+    """Raised when a model name or path cannot be resolved or loaded."""
+
+
+class BackendError(HaloForgeError):
+    """Raised when the requested backend cannot honour the config (4-bit on CPU, 8-bit optim without bitsandbytes)."""
+
+
+class OutputError(HaloForgeError):
+    """Raised when the output folder already holds a different run and --overwrite was not given."""

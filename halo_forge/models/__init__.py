@@ -1,0 +1,1 @@
+"""Model, tokenizer and PEFT loading, and the built-in tiny models."""

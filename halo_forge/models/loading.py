@@ -1,0 +1,100 @@
+"""Resolving model names (hub id, local folder, LoRA adapter folder, halo-forge/tiny) and loading them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from halo_forge.errors import ModelError
+from halo_forge.models import tiny
+
+_PATHLIKE = ("/", "./", "../", "~")
+
+
+def resolve_model(name: str) -> str:
+    """A loadable reference for `name`: the tiny model's folder, a local folder, or the hub id itself."""
+    name = str(name)
+    if tiny.is_tiny(name):
+        return str(tiny.ensure_tiny(name))
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir() or not ((path / "config.json").is_file() or (path / "adapter_config.json").is_file()):
+            raise ModelError(f"--model {name}: {path} is not a model folder (no config.json or adapter_config.json)",
+                             hint="point --model at a folder written by save_pretrained, or pass a hub id")
+        return str(path.resolve())
+    if name.startswith(_PATHLIKE) or name.count("/") > 1 or name.endswith((".bin", ".safetensors")):
+        raise ModelError(f"--model {name}: no such folder",
+                         hint="check the path, or pass a hub id such as Qwen/Qwen2.5-0.5B or halo-forge/tiny")
+    return name
+
+
+def adapter_base(path: str) -> str | None:
+    """The base model of a LoRA adapter folder, or None when `path` is a full model."""
+    cfg = Path(path) / "adapter_config.json"
+    if Path(path).is_dir() and cfg.is_file() and not (Path(path) / "config.json").is_file():
+        return json.loads(cfg.read_text())["base_model_name_or_path"]
+    return None
+
+
+def load_tokenizer(ref: str):
+    from transformers import AutoTokenizer
+
+    base = adapter_base(ref)
+    try:
+        tok = AutoTokenizer.from_pretrained(ref if (Path(ref) / "tokenizer_config.json").exists() or not base
+                                            else resolve_model(base))
+    except OSError as exc:
+        raise ModelError(f"cannot load the tokenizer of {ref!r}: {str(exc).splitlines()[0]}",
+                         hint="check the model name and your network, or pass a local folder") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_causal_lm(ref: str, *, dtype=None, quantization_config=None, device_map=None):
+    """A causal LM; a LoRA adapter folder is loaded on its base and merged, so stages can chain."""
+    from transformers import AutoModelForCausalLM
+
+    kwargs = dict(dtype=dtype, quantization_config=quantization_config, device_map=device_map)
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    base = adapter_base(ref)
+    try:
+        if base is None:
+            return AutoModelForCausalLM.from_pretrained(ref, **kwargs)
+        from peft import PeftModel
+
+        model = AutoModelForCausalLM.from_pretrained(resolve_model(base), **kwargs)
+        return PeftModel.from_pretrained(model, ref).merge_and_unload()
+    except OSError as exc:
+        raise ModelError(f"cannot load model {ref!r}: {str(exc).splitlines()[0]}",
+                         hint="check the model name and your network (or HF_TOKEN), or pass a local folder") from None
+
+
+def peft_config(config, task_type: str = "CAUSAL_LM"):
+    """The PEFT LoraConfig for the shared LoRA block; None for a full fine-tune."""
+    if config.no_lora:
+        return None
+    from peft import LoftQConfig, LoraConfig
+
+    init = {"true": True, "false": False}.get(config.init_lora_weights, config.init_lora_weights)
+    targets = config.lora_target_modules
+    target_modules = targets if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()]
+    return LoraConfig(
+        r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+        target_modules=target_modules, use_dora=config.use_dora, use_rslora=config.use_rslora,
+        init_lora_weights=init, task_type=task_type,
+        loftq_config=LoftQConfig(loftq_bits=4) if init == "loftq" else {},
+    )
+
+
+def folder_digest(path: Path) -> str:
+    """Content digest of every file under `path` (names and bytes), for lineage and replay."""
+    h = hashlib.sha256()
+    root = Path(path)
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(root)).encode() + b"\0")
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return "sha256:" + h.hexdigest()

@@ -1,0 +1,148 @@
+"""The built-in tiny models: a random-init Llama or Qwen2 causal LM and a locally trained tokenizer.
+
+`halo-forge/tiny` (Llama) and `halo-forge/tiny-qwen2` are accepted wherever a hub id is. They
+are built deterministically from a seed on first use and cached under `paths.home()/models`.
+They are sized (~1M parameters, one token per digit) so the offline quickstart learns its
+arithmetic task on two CPU cores in a couple of minutes; they know nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from halo_forge.paths import home
+
+BUILD_VERSION = 1  # bump when the builder's output changes
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+# ChatML with {% generation %} markers so TRL's assistant-only loss works on multi-turn chats.
+CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' }}"
+    "{%- if message['role'] == 'assistant' %}"
+    "{% generation %}{{- message['content'] + '<|im_end|>' }}{% endgeneration %}{{- '\\n' }}"
+    "{%- else %}{{- message['content'] + '<|im_end|>\\n' }}{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+
+@dataclass(frozen=True)
+class TinySpec:
+    architecture: str = "llama"
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 512
+    max_positions: int = 512
+    vocab_size: int = 512
+    seed: int = 0
+
+
+TINY_MODELS = {
+    "halo-forge/tiny": TinySpec(architecture="llama"),
+    "halo-forge/tiny-qwen2": TinySpec(architecture="qwen2"),
+}
+
+
+def is_tiny(name: str) -> bool:
+    return str(name) in TINY_MODELS
+
+
+def _digest(spec: TinySpec) -> str:
+    blob = json.dumps({"spec": asdict(spec), "build": BUILD_VERSION}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def tiny_path(name: str) -> Path:
+    spec = TINY_MODELS[name]
+    return home() / "models" / f"{name.split('/')[-1]}-{_digest(spec)}"
+
+
+def _corpus() -> list[str]:
+    """Text the tokenizer is trained on: the built-in task plus the chat template's words."""
+    from halo_forge.data.builtin import arithmetic_rows
+
+    texts = ["system", "user", "assistant", "\n", "The answer is", "### Instruction:", "### Response:"]
+    for row in arithmetic_rows(range(0, 2000), seed=0):
+        texts.append(row["prompt"])
+        texts.append(row["answer"])
+    return texts
+
+
+def build_tokenizer(spec: TinySpec):
+    """A byte-level BPE tokenizer (one token per digit), trained here with `tokenizers`."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=spec.vocab_size, special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+    )
+    tok.train_from_iterator(_corpus(), trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token=None, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+        unk_token=None, model_max_length=spec.max_positions,
+    )
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def build_model(spec: TinySpec, tokenizer):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+    common = dict(
+        vocab_size=len(tokenizer), hidden_size=spec.hidden_size, num_hidden_layers=spec.num_layers,
+        num_attention_heads=spec.num_heads, num_key_value_heads=spec.num_heads,
+        intermediate_size=spec.intermediate_size, max_position_embeddings=spec.max_positions,
+        tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
+    )
+    if spec.architecture == "llama":
+        config, cls = LlamaConfig(**common), LlamaForCausalLM
+    elif spec.architecture == "qwen2":
+        config, cls = Qwen2Config(**common), Qwen2ForCausalLM
+    else:
+        raise ValueError(f"unknown tiny architecture {spec.architecture!r}")
+    torch.manual_seed(spec.seed)
+    model = cls(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    return model
+
+
+def ensure_tiny(name: str = "halo-forge/tiny") -> Path:
+    """The folder of built-in tiny model `name`, building it on first use (atomically)."""
+    target = tiny_path(name)
+    if (target / "config.json").is_file():
+        return target
+    spec = TINY_MODELS[name]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        tokenizer = build_tokenizer(spec)
+        model = build_model(spec, tokenizer)
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "halo_forge_tiny.json").write_text(json.dumps({"name": name, **asdict(spec)}, indent=2))
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process finished first: keep theirs
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target

@@ -1,0 +1,23 @@
+"""SFT's config: the shared fields plus SFT's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field
+
+from halo_forge.config import TrainConfig
+
+
+class SFTConfig(TrainConfig):
+    """Supervised fine-tuning on instruction/response pairs, chats or plain text."""
+
+    modality: ClassVar[str] = "sft"
+
+    output: Path = Field(Path("outputs/sft"), description="Folder for the model and training_summary.json.")
+    epochs: float = Field(3.0, gt=0, description="Passes over the training data (ignored when --max-steps is set).")
+    packing: bool = Field(False, description="Pack several short rows into each max-length sequence.")
+    train_on_prompt: bool = Field(False, description="Also learn the prompt tokens (default: loss on completions / assistant turns only).")
+    eval_max_new_tokens: int = Field(32, gt=0, description="Tokens generated per held-out row when measuring task accuracy.")
+    eval_batch_size: int = Field(64, gt=0, description="Batch size for held-out evaluation.")

@@ -1,0 +1,183 @@
+"""SFT on PyTorch: TRL's SFTTrainer + PEFT, wrapped with held-out evaluation and the summary.
+
+    halo-forge sft train --dataset arithmetic --model halo-forge/tiny --no-lora --max-steps 600
+
+Reads top to bottom: check the config against the backend, load data and model, measure the
+held-out figures, train, measure again, judge, publish the output folder atomically.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from halo_forge import training
+from halo_forge.backend import capabilities, check_torch_config
+from halo_forge.data import SplitData, load_sft_data
+from halo_forge.models.loading import folder_digest, load_causal_lm, load_tokenizer, peft_config, resolve_model
+from halo_forge.outputs import OutputFolder
+from halo_forge.sft.config import SFTConfig
+from halo_forge.summary import Cycle, Evaluation, Inputs, Outputs, TrainingSummary, judge
+
+# A plain template for models that ship none, so chat rows still train (saved with the model).
+PLAIN_CHAT_TEMPLATE = (
+    "{%- for m in messages %}### {{ m['role'] }}:\n{{ m['content'] }}"
+    "{%- if m['role'] == 'assistant' %}{{ eos_token }}{%- endif %}\n\n{%- endfor %}"
+    "{%- if add_generation_prompt %}### assistant:\n{%- endif %}"
+)
+
+
+class TorchSFTTrainer:
+    """Supervised fine-tuning with TRL on cpu, cuda, rocm or mps."""
+
+    def __init__(self, config: SFTConfig, backend: str) -> None:
+        self.config = config
+        self.caps = capabilities(backend)
+        check_torch_config(config, self.caps)
+        self.run_id = training.new_run_id("sft")
+        self.output = OutputFolder(Path(config.output), self.run_id, overwrite=config.overwrite)
+        self.quiet = False
+
+    # --- setup -------------------------------------------------------------------------------
+    def _datasets(self, data: SplitData, tokenizer):
+        from datasets import Dataset
+
+        strip = lambda rows: [{k: v for k, v in r.items() if k != "answer"} for r in rows]  # noqa: E731
+        train = Dataset.from_list(strip(data.train))
+        evals = Dataset.from_list(strip(data.heldout)) if data.heldout else None
+        return train, evals
+
+    def _model(self, model_ref: str):
+        import torch
+
+        quant = None
+        if self.config.load_in_4bit:
+            from transformers import BitsAndBytesConfig
+
+            quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                       bnb_4bit_compute_dtype=torch.bfloat16 if self.caps.bf16 else torch.float16)
+        flags = training.precision_flags(self.config, self.caps)
+        dtype = torch.bfloat16 if flags["bf16"] else torch.float16 if flags["fp16"] else torch.float32
+        return load_causal_lm(model_ref, dtype=dtype, quantization_config=quant)
+
+    def _args(self, staging: Path, has_chat: bool):
+        from trl import SFTConfig as TRLSFTConfig
+
+        cfg = self.config
+        return TRLSFTConfig(
+            **training.common_args(cfg, self.caps, str(staging)),
+            max_length=cfg.max_length,
+            packing=cfg.packing,
+            completion_only_loss=not cfg.train_on_prompt,
+            assistant_only_loss=has_chat and not cfg.train_on_prompt,
+            per_device_eval_batch_size=cfg.eval_batch_size,
+        )
+
+    # --- the run -----------------------------------------------------------------------------
+    def train(self) -> TrainingSummary:
+        from trl import SFTTrainer
+
+        from halo_forge.evaluation import task_accuracy
+        from halo_forge.progress import make_callback
+
+        cfg = self.config
+        started, t0 = training.now_iso(), time.monotonic()
+        data = load_sft_data(cfg)
+        model_ref = resolve_model(cfg.model)
+        tokenizer = load_tokenizer(model_ref)
+        notes = list(data.notes)
+        if tokenizer.chat_template is None:
+            tokenizer.chat_template = PLAIN_CHAT_TEMPLATE
+            notes.append("the model has no chat template: chat rows use a plain '### role:' template")
+        has_chat = any("messages" in r for r in data.train[:1])
+        if has_chat and "{% generation %}" not in (tokenizer.chat_template or "") and not cfg.train_on_prompt:
+            data.train = [_last_turn_as_completion(r) for r in data.train]
+            data.heldout = [_last_turn_as_completion(r) for r in data.heldout]
+            has_chat = False
+            notes.append("template has no {% generation %} markers: loss on each chat's final assistant turn")
+
+        staging = self.output.open()
+        try:
+            model = self._model(model_ref)
+            train_ds, eval_ds = self._datasets(data, tokenizer)
+            progress = make_callback("sft", quiet=self.quiet)
+            trainer = SFTTrainer(model=model, args=self._args(staging, has_chat), train_dataset=train_ds,
+                                 eval_dataset=eval_ds, processing_class=tokenizer, peft_config=peft_config(cfg),
+                                 callbacks=[progress])
+            snapshot = training.trainable_snapshot(trainer.model)
+            gen_tokens = cfg.eval_max_new_tokens
+
+            before_loss = trainer.evaluate()["eval_loss"] if eval_ds is not None else None
+            before_acc = task_accuracy(trainer.model, tokenizer, data.heldout, max_new_tokens=gen_tokens)
+            train_start = time.monotonic()
+            result = trainer.train()
+            train_seconds = time.monotonic() - train_start
+            after_loss = trainer.evaluate()["eval_loss"] if eval_ds is not None else None
+            after_acc = task_accuracy(trainer.model, tokenizer, data.heldout, max_new_tokens=gen_tokens)
+
+            moved, delta_norm = training.weights_changed(trainer.model, snapshot)
+            steps = int(trainer.state.global_step)
+            trainer.save_model(str(staging))
+            tokenizer.save_pretrained(str(staging))
+            _drop_checkpoints(staging)
+
+            evaluations = []
+            n_eval = len(data.heldout)
+            if before_acc is not None:
+                evaluations.append(Evaluation.of("heldout_accuracy", before_acc[0], after_acc[0],
+                                                 n=before_acc[1], tolerance=0.02))
+            if before_loss is not None:
+                evaluations.append(Evaluation.of("heldout_loss", before_loss, after_loss,
+                                                 higher_is_better=False, n=n_eval))
+            final_loss = training.final_loss(trainer.state.log_history)
+            summary = TrainingSummary(
+                modality="sft", model_name=cfg.model, run_id=self.run_id, seed=cfg.seed,
+                backend=self.caps.backend, started_at=started, ended_at=training.now_iso(),
+                duration_seconds=round(time.monotonic() - t0, 3),
+                cycles=[Cycle(cycle=0, train_loss=final_loss, cycle_duration_seconds=round(train_seconds, 3),
+                              steps=steps)],
+                total_train_steps_executed=steps,
+                final_train_loss=final_loss,
+                weights_updated=moved,
+                effectiveness=judge(evaluations, steps=steps, weights_updated=moved),
+                extra={
+                    "peft": "full" if cfg.no_lora else ("dora" if cfg.use_dora else "lora"),
+                    "use_rslora": cfg.use_rslora, "init_lora_weights": cfg.init_lora_weights,
+                    "optim": cfg.optim, "packing": cfg.packing, "data_format": data.format,
+                    "train_runtime_seconds": round(float(result.metrics.get("train_runtime", train_seconds)), 3),
+                    "steps_per_second": round(steps / train_seconds, 3) if train_seconds else None,
+                    "weight_delta_l2": delta_norm, "loss_history": progress.history, "notes": notes,
+                    "precision": "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32",
+                },
+                inputs=Inputs(dataset=data.source, dataset_digest=data.digest, train_rows=len(data.train),
+                              eval_rows=n_eval,
+                              model_digest=folder_digest(Path(model_ref)) if Path(model_ref).is_dir() else None),
+                outputs=Outputs(model_path=str(self.output.path), model_digest=folder_digest(staging),
+                                adapter=not cfg.no_lora),
+                versions=training.versions(),
+                config=cfg.model_dump(mode="json"),
+            )
+            summary.write(staging)
+            self.output.publish()
+            return summary
+        except BaseException:
+            self.output.abort()
+            raise
+
+
+def _last_turn_as_completion(row: dict) -> dict:
+    if "messages" not in row:
+        return row
+    msgs = row["messages"]
+    last = max(i for i, m in enumerate(msgs) if m["role"] == "assistant")
+    out = {"prompt": msgs[:last], "completion": [msgs[last]]}
+    if "answer" in row:
+        out["answer"] = row["answer"]
+    return out
+
+
+def _drop_checkpoints(folder: Path) -> None:
+    import shutil
+
+    for p in folder.glob("checkpoint-*"):
+        shutil.rmtree(p, ignore_errors=True)
