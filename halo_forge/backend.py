@@ -75,7 +75,14 @@ def check_torch_config(config, caps: Capabilities) -> None:
     """Refuse combinations the backend cannot run: 4-bit loading off CUDA, 8-bit optimisers without bnb."""
     from halo_forge.config import BNB_OPTIMIZERS
 
+    from transformers.training_args import OptimizerNames
+
     problems = []
+    known = sorted(o.value for o in OptimizerNames)
+    if config.optim not in known:
+        common = "adamw_torch, adamw_torch_fused, adafactor, sgd, lion_32bit, " + ", ".join(BNB_OPTIMIZERS)
+        problems.append(f"--optim {config.optim!r} is not an optimiser transformers knows "
+                        f"(common: {common}; all {len(known)} are listed in transformers' OptimizerNames)")
     if config.load_in_4bit and not (caps.gpu and caps.bitsandbytes):
         need = "a CUDA GPU" if not caps.gpu else "bitsandbytes"
         problems.append(f"--load-in-4bit (QLoRA) needs {need}; this run is on {caps.backend}"
@@ -86,6 +93,15 @@ def check_torch_config(config, caps: Capabilities) -> None:
         problems.append(f"--optim {config.optim} is a bitsandbytes optimiser and needs {need} "
                         f"(backend {caps.backend}, bitsandbytes {'installed' if caps.bitsandbytes else 'missing'}): "
                         "use --optim adamw_torch")
+    if getattr(config, "init_lora_weights", None) == "loftq":
+        # PEFT 0.21's loftq_init quantises with bitsandbytes on a CUDA/XPU device and needs scipy.
+        missing = [what for what, ok in (("a CUDA/ROCm GPU", caps.gpu), ("bitsandbytes", caps.bitsandbytes),
+                                         ("scipy", importlib.util.find_spec("scipy") is not None)) if not ok]
+        if missing:
+            problems.append(f"--init-lora-weights loftq needs {', '.join(missing)} (PEFT quantises the base "
+                            f"weights with bitsandbytes on the GPU; this run is on {caps.backend}): use "
+                            "--init-lora-weights pissa, olora or true, or run on a CUDA GPU with "
+                            'pip install "halo-forge[gpu]" scipy')
     if config.precision in ("bf16", "fp16") and not caps.gpu:
         problems.append(f"--precision {config.precision} needs a GPU; on {caps.backend} use --precision fp32 or auto")
     if config.precision == "bf16" and caps.gpu and not caps.bf16:

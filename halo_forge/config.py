@@ -100,14 +100,18 @@ def flag_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def _format_validation_error(exc: ValidationError, source: str) -> str:
+def _format_validation_error(exc: ValidationError, source: str, model_fields=()) -> str:
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
         where = flag_name(loc) if loc else "config"
         msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field"
+        if err["type"] == "extra_forbidden":  # only a YAML key can be unknown: name the key, not a flag
+            import difflib
+
+            where = loc
+            close = difflib.get_close_matches(loc, list(model_fields), n=1)
+            msg = "unknown field" + (f" (did you mean {close[0]}?)" if close else "")
         value = err.get("input")
         shown = f" (got {value!r})" if loc and not isinstance(value, dict) else ""
         lines.append(f"  {where}{shown}: {msg}")
@@ -148,10 +152,15 @@ def build_config(cls: type[TrainConfig], cli: dict[str, Any] | None = None,
         source = str(yaml_path)
     cli = {k: v for k, v in (cli or {}).items() if v is not None}
     if cli:
+        if "data" in cli or "dataset" in cli:
+            # the data source is one choice: --data/--dataset on the command line replaces the YAML's
+            for key in ("data", "dataset"):
+                if key not in cli:
+                    values.pop(key, None)
         values.update(cli)
         source = f"{source} + command line" if yaml_path else "command line"
     try:
         return cls(**values)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, source),
+        raise ConfigError(_format_validation_error(exc, source, cls.model_fields),
                           hint=f"run `halo-forge {cls.modality} train --help` for the allowed values") from None

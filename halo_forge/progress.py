@@ -56,7 +56,8 @@ def make_callback(label: str, *, quiet: bool = False):
             done, total = state.global_step, max(state.max_steps, 1)
             elapsed = now - self.started
             eta = elapsed / max(done, 1) * (total - done)
-            print(f"{label}: step {done}/{total} loss {self.loss:.4f} elapsed {elapsed:.0f}s eta {eta:.0f}s",
+            loss = "-" if self.loss != self.loss else f"{self.loss:.4f}"
+            print(f"{label}: step {done}/{total} loss {loss} elapsed {elapsed:.0f}s eta {eta:.0f}s",
                   file=sys.stderr, flush=True)
 
         def on_train_end(self, args, state, control, **kw):

@@ -39,7 +39,13 @@ def precision_flags(config, caps: Capabilities) -> dict[str, bool]:
 
 def common_args(config, caps: Capabilities, output_dir: str) -> dict:
     """TrainingArguments fields every trainer sets the same way (CPU-correct defaults included)."""
+    from transformers import TrainingArguments
+
+    fields = TrainingArguments.__dataclass_fields__
+    no_checkpointing = {"activation_checkpointing" if "activation_checkpointing" in fields
+                        else "gradient_checkpointing": False}
     return dict(
+        **no_checkpointing,
         output_dir=output_dir,
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
@@ -54,7 +60,6 @@ def common_args(config, caps: Capabilities, output_dir: str) -> dict:
         data_seed=config.seed,
         logging_steps=config.logging_steps,
         use_cpu=caps.backend == "cpu",
-        gradient_checkpointing=False,
         report_to=[],
         save_strategy="no",
         eval_strategy="no",
@@ -85,3 +90,24 @@ def final_loss(log_history: list[dict]) -> float | None:
         return float(losses[-1])
     train = [e["train_loss"] for e in log_history if "train_loss" in e]
     return float(train[-1]) if train else None
+
+
+def quiet_libraries() -> None:
+    """Silence the per-step tqdm bars of transformers, datasets and the hub (our progress replaces them)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    try:
+        from datasets.utils.logging import disable_progress_bar
+
+        disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def quiet_trainer(trainer) -> None:
+    """Our progress callback replaces transformers' dict printer and tqdm bars."""
+    from transformers import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)

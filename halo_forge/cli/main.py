@@ -51,10 +51,13 @@ def quickstart(
         console.print(f"\n[bold]held-out accuracy: {acc.before:.1%} before SFT -> {acc.after:.1%} after SFT[/]")
 
 
-def _build() -> "typer.main.click.Group":
-    from halo_forge.cli import sft
+from halo_forge.cli import sft  # noqa: E402  (typer only; trainers load lazily)
 
-    app.add_typer(sft.app, name="sft")
+app.add_typer(sft.app, name="sft")
+
+
+def _build() -> "typer.main.click.Group":
+    """The click group: typer's commands plus the `train` commands generated from the configs."""
     group = typer.main.get_command(app)
     group.commands["sft"].add_command(sft.train_command(), "train")
     return group

@@ -16,9 +16,9 @@ def _fmt(v: float | None) -> str:
 def print_summary(summary: TrainingSummary, console: Console | None = None) -> None:
     console = console or Console()
     eff = summary.effectiveness
-    console.print(f"[bold]{summary.modality}[/] run [cyan]{summary.run_id}[/] on {summary.model_name}: "
-                  f"{summary.total_train_steps_executed} steps, final train loss {_fmt(summary.final_train_loss)}, "
-                  f"{_fmt(summary.duration_seconds)} s")
+    console.print(f"[bold]{summary.modality}[/] run [cyan]{summary.run_id}[/] on {summary.model_name}")
+    console.print(f"  {summary.total_train_steps_executed} steps in {_fmt(summary.duration_seconds)} s, "
+                  f"final train loss {_fmt(summary.final_train_loss)}")
     for ev in eff.evaluations:
         console.print(f"  held-out {ev.metric}: {_fmt(ev.before)} -> {_fmt(ev.after)} (n={ev.n})")
     console.print(f"  verdict: [{VERDICT_STYLE[eff.verdict]}]{eff.verdict}[/]")

@@ -15,7 +15,11 @@ def datasets() -> None:
 
     from halo_forge.data.registry import SFT_DATASETS
 
-    table = Table("name", "source", "description", title="SFT datasets (or any hub id, or --data FILE)")
+    table = Table(title="SFT datasets (or any hub id, or --data FILE)")
+    # names and sources are what users copy: never cut them short with "…" on a narrow terminal
+    table.add_column("name", no_wrap=True, min_width=max(map(len, SFT_DATASETS)))
+    table.add_column("source", overflow="fold")
+    table.add_column("description")
     for spec in SFT_DATASETS.values():
         source = spec.source + (f" ({spec.config})" if spec.config else "")
         table.add_row(spec.name, source, spec.description + (f" Needs the {spec.needs} trainer." if spec.needs else ""))

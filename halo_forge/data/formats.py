@@ -104,7 +104,9 @@ def detect_format(row: dict, where: str) -> tuple[str, Callable[[dict, str], dic
 def normalise_rows(rows: list[dict], where: Callable[[int], str]) -> tuple[str, list[dict]]:
     """Detect the format on the first row and normalise all rows; errors name the row."""
     if not rows:
-        raise DataError(f"{where(0).rsplit(':', 1)[0]}: the dataset is empty", hint="add at least one row")
+        # where(0) is "file:1" or "file[row 0]": name the file alone
+        source = re.sub(r"(:\d+|\[row 0\])$", "", where(0))
+        raise DataError(f"{source}: the dataset is empty", hint="add at least one row")
     fmt, fn = detect_format(rows[0], where(0))
     cols = next(c for n, c, _ in FORMATS if n == fmt)
     out = []
@@ -125,9 +127,25 @@ def normalise_rows(rows: list[dict], where: Callable[[int], str]) -> tuple[str, 
     return fmt, out
 
 
-_FINAL = re.compile(r"####\s*(.+?)\s*$", re.S)
-_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+# The rest of the line after the first '####' (a model may keep generating after its answer).
+_FINAL = re.compile(r"####[ \t]*([^\n]*\S)")
+# A number; commas only as thousands separators, so "1,2,3" is three numbers, "1,234" one.
+_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|-?\d+(?:\.\d+)?")
+
+
+def _boxed(text: str) -> list[str]:
+    """Contents of every \\boxed{...}, nested braces included (\\boxed{\\frac{1}{2}})."""
+    out, start = [], 0
+    while (i := text.find("\\boxed{", start)) != -1:
+        depth, j = 1, i + len("\\boxed{")
+        while j < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            j += 1
+        if depth:
+            break
+        out.append(text[i + len("\\boxed{"):j - 1])
+        start = j
+    return out
 
 
 def final_answer(text: str) -> str | None:
@@ -135,7 +153,7 @@ def final_answer(text: str) -> str | None:
     m = _FINAL.search(text)
     if m:
         return m.group(1).replace(",", "").strip()
-    boxed = _BOXED.findall(text)
+    boxed = _boxed(text)
     if boxed:
         return boxed[-1].strip()
     nums = _NUMBER.findall(text)

@@ -72,7 +72,9 @@ def row_locator(path: Path):
     """A function giving 'file:line' (jsonl) or 'file[row]' for row index i."""
     path = Path(path)
     if path.suffix.lower() == ".jsonl":
-        lines = [n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
+        # split on "\n" only, as `_read_jsonl` does: str.splitlines() also breaks on U+2028, U+0085 …,
+        # which JSON strings may hold raw, and would shift every later line number
+        lines = [n for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1) if line.strip()]
         return lambda i: f"{path}:{lines[i] if i < len(lines) else i + 1}"
     return lambda i: f"{path}[row {i}]"
 

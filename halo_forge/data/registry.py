@@ -35,13 +35,20 @@ def _gsm8k(row: dict, where: str) -> dict:
     return out
 
 
-def _json_field(value):
-    return json.loads(value) if isinstance(value, str) else value
+def _json_field(row: dict, key: str, where: str):
+    value = row[key]
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{where}: column {key!r} is not valid JSON ({exc.msg} at char {exc.pos})",
+                        hint=f"{key} must hold a JSON list (or a JSON string of one)") from None
 
 
 def _xlam(row: dict, where: str) -> dict:
-    tools = _json_field(row["tools"])
-    answers = _json_field(row["answers"])
+    tools = _json_field(row, "tools", where)
+    answers = _json_field(row, "answers", where)
     system = "You can call these tools. Answer with a JSON list of calls.\n" + json.dumps(tools, ensure_ascii=False)
     return {"prompt": [{"role": "system", "content": system}, {"role": "user", "content": str(row["query"])}],
             "completion": [{"role": "assistant", "content": json.dumps(answers, ensure_ascii=False)}]}

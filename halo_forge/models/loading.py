@@ -88,6 +88,45 @@ def peft_config(config, task_type: str = "CAUSAL_LM"):
     )
 
 
+# LoRA inits that rewrite the base weights (W_res = W - A0·B0): the trained adapter only fits that
+# mutated base unless it is converted, when saved, into a plain LoRA against the initial adapter.
+MUTATING_INITS = ("pissa", "olora")
+
+
+def save_initial_adapter(model, config, folder: Path) -> Path | None:
+    """For PiSSA/OLoRA, save the freshly initialised adapter (call before any step); None otherwise.
+
+    DoRA is left unconverted (PEFT's conversion keeps only lora_A/lora_B and would drop the
+    magnitude vector): its config keeps the init, which PEFT re-applies (deterministic SVD/QR)
+    to the original base when the adapter is loaded.
+    """
+    if config.no_lora or config.use_dora or config.init_lora_weights not in MUTATING_INITS:
+        return None
+    path = Path(folder) / "initial_adapter"
+    model.save_pretrained(str(path))
+    return path
+
+
+def finish_adapter(model, folder: Path, *, model_name: str, initial: Path | None = None) -> None:
+    """Make the adapter saved in `folder` load on the *original* base model.
+
+    PiSSA/OLoRA adapters are re-saved converted to a plain LoRA of rank 2r (PEFT's
+    `path_initial_model_for_weight_conversion`); adapters of the built-in tiny models name the
+    tiny model (rebuilt identically anywhere) rather than this machine's cache folder.
+    """
+    import shutil
+
+    folder = Path(folder)
+    if initial is not None:
+        model.save_pretrained(str(folder), path_initial_model_for_weight_conversion=str(initial))
+        shutil.rmtree(initial, ignore_errors=True)
+    cfg_file = folder / "adapter_config.json"
+    if tiny.is_tiny(model_name) and cfg_file.is_file():
+        data = json.loads(cfg_file.read_text())
+        data["base_model_name_or_path"] = model_name
+        cfg_file.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
 def folder_digest(path: Path) -> str:
     """Content digest of every file under `path` (names and bytes), for lineage and replay."""
     h = hashlib.sha256()

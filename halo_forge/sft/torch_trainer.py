@@ -14,7 +14,8 @@ from pathlib import Path
 from halo_forge import training
 from halo_forge.backend import capabilities, check_torch_config
 from halo_forge.data import SplitData, load_sft_data
-from halo_forge.models.loading import folder_digest, load_causal_lm, load_tokenizer, peft_config, resolve_model
+from halo_forge.models.loading import (finish_adapter, folder_digest, load_causal_lm, load_tokenizer, peft_config,
+                                       resolve_model, save_initial_adapter)
 from halo_forge.outputs import OutputFolder
 from halo_forge.sft.config import SFTConfig
 from halo_forge.summary import Cycle, Evaluation, Inputs, Outputs, TrainingSummary, judge
@@ -82,6 +83,7 @@ class TorchSFTTrainer:
 
         cfg = self.config
         started, t0 = training.now_iso(), time.monotonic()
+        training.quiet_libraries()
         data = load_sft_data(cfg)
         model_ref = resolve_model(cfg.model)
         tokenizer = load_tokenizer(model_ref)
@@ -104,7 +106,9 @@ class TorchSFTTrainer:
             trainer = SFTTrainer(model=model, args=self._args(staging, has_chat), train_dataset=train_ds,
                                  eval_dataset=eval_ds, processing_class=tokenizer, peft_config=peft_config(cfg),
                                  callbacks=[progress])
+            training.quiet_trainer(trainer)
             snapshot = training.trainable_snapshot(trainer.model)
+            initial = save_initial_adapter(trainer.model, cfg, staging)  # PiSSA/OLoRA only
             gen_tokens = cfg.eval_max_new_tokens
 
             before_loss = trainer.evaluate()["eval_loss"] if eval_ds is not None else None
@@ -118,6 +122,8 @@ class TorchSFTTrainer:
             moved, delta_norm = training.weights_changed(trainer.model, snapshot)
             steps = int(trainer.state.global_step)
             trainer.save_model(str(staging))
+            if not cfg.no_lora:
+                finish_adapter(trainer.model, staging, model_name=cfg.model, initial=initial)
             tokenizer.save_pretrained(str(staging))
             _drop_checkpoints(staging)
 
