@@ -7,6 +7,8 @@ import tempfile
 
 os.environ.setdefault("HALO_FORGE_HOME", tempfile.mkdtemp(prefix="halo-forge-test-home-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# One torch thread: on a shared 2-core machine two threads contend and run the tiny models 10x slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -20,3 +22,12 @@ def tiny_model_path():
     from halo_forge.models.tiny import ensure_tiny
 
     return ensure_tiny("halo-forge/tiny")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_local_prefect_server():
+    """Runs that go through the flow start one local Prefect server for the session; stop it at the end."""
+    yield
+    from halo_forge.orchestration import server
+
+    server.stop()

@@ -53,9 +53,16 @@ def config_options(cls: type[TrainConfig]) -> list[click.Option]:
 def train_command(cls: type[TrainConfig], run: Callable[[TrainConfig], None], *, help: str) -> click.Command:
     """`<trainer> train`: flags from `cls`, merged with --config, validated, then `run(config)`."""
 
-    def callback(config: Path | None = None, **values: Any) -> None:
+    def callback(config: Path | None = None, no_cache: bool = False, retries: int | None = None,
+                 **values: Any) -> None:
         cli = {k: v for k, v in values.items() if v is not None}
-        run(build_config(cls, cli, config))
+        run(build_config(cls, cli, config), no_cache=no_cache, retries=retries)
 
-    return click.Command("train", params=config_options(cls), callback=callback, help=help,
+    run_options = [
+        click.Option(["--no-cache"], is_flag=True, default=False,
+                     help="Train even when an identical run (same data, model, config, code) is recorded."),
+        click.Option(["--retries"], type=click.IntRange(min=0), default=None,
+                     help="Retry transient failures (I/O, connection) this many times [default: $HALO_FORGE_RETRIES or 0]."),
+    ]
+    return click.Command("train", params=config_options(cls) + run_options, callback=callback, help=help,
                          context_settings={"max_content_width": 120, "help_option_names": ["-h", "--help"]})

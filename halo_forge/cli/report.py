@@ -26,3 +26,20 @@ def print_summary(summary: TrainingSummary, console: Console | None = None) -> N
         console.print(f"    - {reason}")
     console.print(f"  model:   {summary.outputs.model_path}")
     console.print(f"  summary: {summary.outputs.model_path}/training_summary.json")
+
+
+def print_run(config, *, no_cache: bool = False, retries: int | None = None) -> TrainingSummary:
+    """Run `config` through the flow (or the cache) and show the result."""
+    from halo_forge.orchestration import run_training
+    from halo_forge.workspace import find_workspace
+
+    console = Console()
+    ws = find_workspace()
+    if ws.default:
+        console.print(f"[dim]no workspace here: using the default one at {ws.root} (`halo-forge init` makes one)[/]")
+    summary, hit = run_training(config, no_cache=no_cache, retries=retries, ws=ws)
+    if hit:
+        console.print(f"[bold]cache hit[/]: identical inputs already trained as run {summary.run_id}; nothing trained "
+                      "(--no-cache forces a run)")
+    print_summary(summary, console)
+    return summary

@@ -26,11 +26,10 @@ def datasets() -> None:
     Console().print(table)
 
 
-def run_train(config) -> None:
-    from halo_forge.cli.report import print_summary
-    from halo_forge.sft._dispatch import get_sft_trainer
+def run_train(config, *, no_cache: bool = False, retries: int | None = None) -> None:
+    from halo_forge.cli.report import print_run
 
-    print_summary(get_sft_trainer(config).train())
+    print_run(config, no_cache=no_cache, retries=retries)
 
 
 def train_command():

@@ -27,6 +27,26 @@ class SplitData:
     def digest(self) -> str:
         return rows_digest(self.train, self.heldout)
 
+    def save(self, path: Path) -> Path:
+        """Materialise the exact rows (train and held-out) so a replay trains on the same split."""
+        from halo_forge.summary import write_json_atomic
+
+        return write_json_atomic(Path(path), {"source": self.source, "format": self.format, "notes": self.notes,
+                                              "digest": self.digest, "train": self.train, "heldout": self.heldout})
+
+    @classmethod
+    def load(cls, path: Path) -> "SplitData":
+        try:
+            blob = json.loads(Path(path).read_text(encoding="utf-8"))
+            data = cls(train=blob["train"], heldout=blob["heldout"], source=blob["source"], format=blob["format"],
+                       notes=blob.get("notes", []))
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"{path}: not a materialised halo-forge dataset ({exc})",
+                            hint="re-run the original training, or `halo-forge runs reindex`") from None
+        if blob.get("digest") not in (None, data.digest):
+            raise DataError(f"{path}: rows do not match their recorded digest (file changed since it was written)")
+        return data
+
 
 def rows_digest(*row_lists: list[dict]) -> str:
     h = hashlib.sha256()

@@ -53,6 +53,8 @@ def arithmetic_split(seed: int = 0) -> tuple[list[dict], list[dict]]:
     for a, b in PAIRS:
         row = arithmetic_row(a, b, seed)
         (heldout if is_heldout(a, b) else train).append(row)
+    # A fixed shuffle, so any prefix of the held-out set (--max-eval-samples) spans the whole range.
+    heldout.sort(key=lambda r: _unit("order:" + r["prompt"]))
     return train, heldout
 
 

@@ -128,12 +128,7 @@ def finish_adapter(model, folder: Path, *, model_name: str, initial: Path | None
 
 
 def folder_digest(path: Path) -> str:
-    """Content digest of every file under `path` (names and bytes), for lineage and replay."""
-    h = hashlib.sha256()
-    root = Path(path)
-    for f in sorted(p for p in root.rglob("*") if p.is_file()):
-        h.update(str(f.relative_to(root)).encode() + b"\0")
-        with f.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return "sha256:" + h.hexdigest()
+    """Content digest of a saved model's files (run records such as the summary excluded)."""
+    from halo_forge.lineage.digests import NOT_MODEL, tree_digest
+
+    return tree_digest(Path(path), exclude=NOT_MODEL)

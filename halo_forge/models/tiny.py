@@ -117,8 +117,9 @@ def build_model(spec: TinySpec, tokenizer):
         config, cls = Qwen2Config(**common), Qwen2ForCausalLM
     else:
         raise ValueError(f"unknown tiny architecture {spec.architecture!r}")
-    torch.manual_seed(spec.seed)
-    model = cls(config)
+    with torch.random.fork_rng(devices=[]):  # seeded init without resetting the caller's RNG
+        torch.manual_seed(spec.seed)
+        model = cls(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     return model
@@ -133,6 +134,9 @@ def ensure_tiny(name: str = "halo-forge/tiny") -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Writing model shards" bar for a 4 MB model
         tokenizer = build_tokenizer(spec)
         model = build_model(spec, tokenizer)
         model.save_pretrained(tmp)

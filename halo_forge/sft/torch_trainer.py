@@ -14,6 +14,7 @@ from pathlib import Path
 from halo_forge import training
 from halo_forge.backend import capabilities, check_torch_config
 from halo_forge.data import SplitData, load_sft_data
+from halo_forge.lineage.digests import model_digest
 from halo_forge.models.loading import (finish_adapter, folder_digest, load_causal_lm, load_tokenizer, peft_config,
                                        resolve_model, save_initial_adapter)
 from halo_forge.outputs import OutputFolder
@@ -31,13 +32,16 @@ PLAIN_CHAT_TEMPLATE = (
 class TorchSFTTrainer:
     """Supervised fine-tuning with TRL on cpu, cuda, rocm or mps."""
 
-    def __init__(self, config: SFTConfig, backend: str) -> None:
+    def __init__(self, config: SFTConfig, backend: str, data: SplitData | None = None) -> None:
         self.config = config
+        self.data = data  # pre-materialised rows (the flow and replays pass them); else loaded in train()
         self.caps = capabilities(backend)
         check_torch_config(config, self.caps)
         self.run_id = training.new_run_id("sft")
         self.output = OutputFolder(Path(config.output), self.run_id, overwrite=config.overwrite)
         self.quiet = False
+        self.callbacks: list = []  # extra TrainerCallbacks (the flow adds MLflow's metric stream)
+        self.inputs_extra: dict = {}  # lineage the flow resolved (cache key, digests)
 
     # --- setup -------------------------------------------------------------------------------
     def _datasets(self, data: SplitData, tokenizer):
@@ -84,7 +88,7 @@ class TorchSFTTrainer:
         cfg = self.config
         started, t0 = training.now_iso(), time.monotonic()
         training.quiet_libraries()
-        data = load_sft_data(cfg)
+        data = self.data if self.data is not None else load_sft_data(cfg)
         model_ref = resolve_model(cfg.model)
         tokenizer = load_tokenizer(model_ref)
         notes = list(data.notes)
@@ -105,7 +109,7 @@ class TorchSFTTrainer:
             progress = make_callback("sft", quiet=self.quiet)
             trainer = SFTTrainer(model=model, args=self._args(staging, has_chat), train_dataset=train_ds,
                                  eval_dataset=eval_ds, processing_class=tokenizer, peft_config=peft_config(cfg),
-                                 callbacks=[progress])
+                                 callbacks=[progress, *self.callbacks])
             training.quiet_trainer(trainer)
             snapshot = training.trainable_snapshot(trainer.model)
             initial = save_initial_adapter(trainer.model, cfg, staging)  # PiSSA/OLoRA only
@@ -155,9 +159,9 @@ class TorchSFTTrainer:
                     "weight_delta_l2": delta_norm, "loss_history": progress.history, "notes": notes,
                     "precision": "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32",
                 },
-                inputs=Inputs(dataset=data.source, dataset_digest=data.digest, train_rows=len(data.train),
-                              eval_rows=n_eval,
-                              model_digest=folder_digest(Path(model_ref)) if Path(model_ref).is_dir() else None),
+                inputs=Inputs(**{"dataset": data.source, "dataset_digest": data.digest,
+                                 "train_rows": len(data.train), "eval_rows": n_eval,
+                                 "model_digest": model_digest(model_ref), **self.inputs_extra}),
                 outputs=Outputs(model_path=str(self.output.path), model_digest=folder_digest(staging),
                                 adapter=not cfg.no_lora),
                 versions=training.versions(),
@@ -187,3 +191,5 @@ def _drop_checkpoints(folder: Path) -> None:
 
     for p in folder.glob("checkpoint-*"):
         shutil.rmtree(p, ignore_errors=True)
+    # Trainer's pickled arguments name the staging folder: not portable, and not the model.
+    (folder / "training_args.bin").unlink(missing_ok=True)

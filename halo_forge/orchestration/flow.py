@@ -1,0 +1,100 @@
+"""The Prefect flows: `train_flow` (one run) and `post_training_flow` (a recipe of stages).
+
+`train` is a Prefect task cached on the content-addressed key (see `inputs.resolve_inputs`),
+its result persisted under the workspace, with SERIALIZABLE isolation and a file lock so two
+identical runs started together train once. A real run (a cache miss) trains, streams metrics to
+MLflow, indexes the run in DuckDB and records its DVC replay stage, all inside the task, so a
+cache hit repeats none of it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import CacheKeyFnPolicy
+from prefect.locking.filesystem import FileSystemLockManager
+
+from halo_forge import registry
+from halo_forge.data import SplitData
+from halo_forge.errors import HaloForgeError
+from halo_forge.orchestration import cache
+from halo_forge.orchestration.inputs import ResolvedInputs
+from halo_forge.orchestration.record import record_failure, record_success
+from halo_forge.orchestration.run import TRAINED
+from halo_forge.workspace import Workspace
+
+
+def _key_from_parameters(context, parameters) -> str:
+    return parameters["cache_key"].split(":")[-1]
+
+
+def _transient(task, task_run, state) -> bool:
+    """Retry only what may succeed on a second try: never user mistakes or bugs in our code."""
+    try:
+        state.result()
+    except HaloForgeError:
+        return False
+    except (OSError, TimeoutError, ConnectionError, RuntimeError):
+        return True
+    except Exception:  # noqa: BLE001 - anything else is a bug: keep its traceback, do not retry
+        return False
+    return False
+
+
+@task(name="train", persist_result=True, result_serializer="json", retry_condition_fn=_transient)
+def train_task(modality: str, config_json: dict, cache_key: str, data_file: str, lineage: dict,
+               workspace_root: str, command: list[str], parent_mlflow_run: str | None = None) -> dict:
+    ws = Workspace(Path(workspace_root))
+    config = registry.config_class(modality)(**config_json)
+    data = SplitData.load(Path(data_file))
+    trainer = registry.get_trainer(config, data=data)
+    trainer.inputs_extra = dict(lineage)
+    tracker = _tracker(ws)
+    if tracker is not None:
+        tracker.start(trainer.run_id, config.model_dump(mode="json"), modality=modality,
+                      tags={"cache_key": cache_key}, parent_run_id=parent_mlflow_run)
+        trainer.callbacks.append(tracker.callback())
+    try:
+        summary = trainer.train()
+    except BaseException as exc:
+        record_failure(ws, trainer, config, exc, tracker=tracker, lineage=lineage)
+        raise
+    TRAINED.add(summary.run_id)
+    summary = record_success(ws, summary, config, Path(data_file), command=command, tracker=tracker)
+    payload = summary.model_dump(mode="json")
+    cache.store(ws, cache_key, payload)
+    return payload
+
+
+def _tracker(ws: Workspace):
+    if os.environ.get("HALO_FORGE_TRACKING", "1") == "0":
+        return None
+    from halo_forge.tracking import Tracker
+
+    return Tracker(ws)
+
+
+def _policy(ws: Workspace) -> CacheKeyFnPolicy:
+    store = ws.results_dir / "prefect"
+    locks = ws.results_dir / "locks"
+    store.mkdir(parents=True, exist_ok=True)
+    locks.mkdir(parents=True, exist_ok=True)
+    return CacheKeyFnPolicy(cache_key_fn=_key_from_parameters).configure(
+        key_storage=store, lock_manager=FileSystemLockManager(lock_files_directory=locks),
+        isolation_level="SERIALIZABLE")
+
+
+@flow(name="train", log_prints=False)
+def train_flow(modality: str, config_json: dict, inputs: dict, workspace_root: str, *, no_cache: bool = False,
+               retries: int = 0, retry_delay_seconds: float = 10.0, command: list[str] | None = None,
+               parent_mlflow_run: str | None = None) -> dict:
+    """Train one run of any trainer; cached on the content of its inputs."""
+    ws = Workspace(Path(workspace_root))
+    resolved = ResolvedInputs(**{**inputs, "data_file": Path(inputs["data_file"])})
+    task_fn = train_task.with_options(cache_policy=_policy(ws), refresh_cache=no_cache, retries=retries,
+                                      retry_delay_seconds=retry_delay_seconds)
+    return task_fn(modality, config_json, resolved.cache_key, str(resolved.data_file), resolved.lineage(),
+                   workspace_root, command or sys.argv, parent_mlflow_run)

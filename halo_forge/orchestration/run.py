@@ -1,0 +1,61 @@
+"""`run_training(config)`: the one entry point the CLI and the Python API use for a training run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from contextlib import contextmanager
+
+from halo_forge import registry
+from halo_forge.orchestration import cache
+from halo_forge.orchestration.inputs import resolve_inputs
+from halo_forge.summary import TrainingSummary
+from halo_forge.workspace import Workspace, find_workspace
+
+# run_ids trained by this process (to tell a fresh run from a result Prefect found in its cache)
+TRAINED: set[str] = set()
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """A terminated run unwinds like Ctrl-C: staging removed, run recorded as failed."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_training(config, *, no_cache: bool = False, retries: int | None = None, command: list[str] | None = None,
+                 parent_mlflow_run: str | None = None, ws: Workspace | None = None) -> tuple[TrainingSummary, bool]:
+    """Train `config` through `train_flow` unless an identical run is recorded; returns (summary, cache_hit)."""
+    ws = ws or find_workspace()
+    inputs = resolve_inputs(config, ws)
+    if not no_cache:
+        hit = cache.lookup(ws, inputs.cache_key)
+        if hit is not None:
+            return TrainingSummary.model_validate(hit), True
+    registry.get_trainer(config)  # validate against the backend and the output folder before starting anything
+    from halo_forge.orchestration import server
+
+    server.ensure_server()
+    os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(ws.results_dir / "prefect"))
+    from halo_forge.orchestration.flow import train_flow
+
+    if retries is None:
+        retries = int(os.environ.get("HALO_FORGE_RETRIES", "0"))
+    payload_inputs = {**inputs.__dict__, "data_file": str(inputs.data_file)}
+    with _sigterm_as_interrupt():
+        payload = train_flow(config.modality, config.model_dump(mode="json"), payload_inputs, str(ws.root),
+                             no_cache=no_cache, retries=retries, command=command or sys.argv,
+                             parent_mlflow_run=parent_mlflow_run)
+    summary = TrainingSummary.model_validate(payload)
+    return summary, summary.run_id not in TRAINED

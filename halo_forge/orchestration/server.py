@@ -1,0 +1,153 @@
+"""The local Prefect server's life cycle: started on loopback on first use, reused, stoppable.
+
+With `PREFECT_API_URL` set, halo-forge reports to that server and starts nothing. Otherwise it
+keeps one server per halo-forge home (`paths.home()/prefect/`), recorded in `server.json`.
+Prefect's ephemeral mode is avoided: it costs ~7-9 s per process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from halo_forge.errors import HaloForgeError
+from halo_forge.paths import home
+
+STARTUP_TIMEOUT_S = 90
+
+
+def state_dir() -> Path:
+    return home() / "prefect"
+
+
+def _state_file() -> Path:
+    return state_dir() / "server.json"
+
+
+def _healthy(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env() -> dict[str, str]:
+    """Environment for Prefect clients and the server we start (quiet, local, no analytics)."""
+    env = {
+        "PREFECT_HOME": str(state_dir()),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_CLI_PROMPT": "false",
+        "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+    }
+    return env
+
+
+def status() -> dict:
+    """{'url', 'pid', 'running', 'external'}: the server runs in this process's view."""
+    if os.environ.get("PREFECT_API_URL") and not os.environ.get("HALO_FORGE_PREFECT_OWNED"):
+        url = os.environ["PREFECT_API_URL"]
+        return {"url": url, "pid": None, "running": _healthy(url.removesuffix("/api") + "/api"), "external": True}
+    try:
+        info = json.loads(_state_file().read_text())
+    except (OSError, ValueError):
+        return {"url": None, "pid": None, "running": False, "external": False}
+    running = _alive(info["pid"]) and _healthy(info["url"])
+    return {**info, "running": running, "external": False}
+
+
+def ensure_server() -> str:
+    """The API URL of a healthy Prefect server, starting the local one if needed; sets the env."""
+    for key, value in server_env().items():
+        os.environ.setdefault(key, value)
+    st = status()
+    if st["external"]:
+        return st["url"]
+    if not st["running"]:
+        st = _start()
+    os.environ["PREFECT_API_URL"] = st["url"]
+    os.environ["HALO_FORGE_PREFECT_OWNED"] = "1"
+    return st["url"]
+
+
+def _start() -> dict:
+    d = state_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    lock_path = d / "start.lock"
+    import fcntl
+
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one starter at a time; the others reuse its server
+        st = status()
+        if st["running"]:
+            return st
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}/api"
+        env = {**os.environ, **server_env()}
+        env.pop("PREFECT_API_URL", None)
+        log = open(d / "server.log", "ab")
+        cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
+               "--log-level", "WARNING", "--analytics-off"]
+        if os.environ.get("HALO_FORGE_PREFECT_NO_SERVICES"):  # tests: API only, no scheduler/event services
+            cmd.append("--no-services")
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise HaloForgeError(f"the local Prefect server exited with code {proc.returncode}",
+                                     hint=f"see {d / 'server.log'}; or set PREFECT_API_URL to a running server")
+            if _healthy(url):
+                info = {"url": url, "pid": proc.pid, "port": port, "started": time.time()}
+                tmp = _state_file().with_suffix(".tmp")
+                tmp.write_text(json.dumps(info))
+                os.replace(tmp, _state_file())
+                return {**info, "running": True, "external": False}
+            time.sleep(0.25)
+        proc.terminate()
+        raise HaloForgeError(f"the local Prefect server did not become healthy in {STARTUP_TIMEOUT_S} s",
+                             hint=f"see {d / 'server.log'}")
+
+
+def stop() -> bool:
+    """Stop the local server; False when none was running."""
+    st = status()
+    if st["external"] or not st.get("pid") or not _alive(st["pid"]):
+        _state_file().unlink(missing_ok=True)
+        return False
+    try:
+        os.killpg(st["pid"], signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        os.kill(st["pid"], signal.SIGTERM)
+    for _ in range(40):
+        if not _alive(st["pid"]):
+            break
+        time.sleep(0.25)
+    else:
+        os.killpg(st["pid"], signal.SIGKILL)
+    _state_file().unlink(missing_ok=True)
+    return True
