@@ -31,29 +31,38 @@ def quickstart(
     output_dir: Path = typer.Option(Path("outputs/quickstart"), help="Where the quickstart's runs are written."),
     seed: int = typer.Option(42, help="Random seed."),
     max_steps: int = typer.Option(None, help="Override the SFT step count (default 600)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Train even if this exact run is already recorded."),
 ) -> None:
     """Offline demo: the built-in tiny model learns two-digit addition on CPU in a few minutes."""
     from rich.console import Console
 
     from halo_forge import quickstart as qs
-    from halo_forge.cli.report import print_summary
-    from halo_forge.sft._dispatch import get_sft_trainer
+    from halo_forge.cli.report import print_run
 
     console = Console()
     console.print("[bold]halo-forge quickstart[/]: SFT of the built-in tiny model (halo-forge/tiny, ~1M params) "
                   "on two-digit addition, fully offline.")
     console.print("The training labels come from a sloppy teacher that forgets the carry on 60 % of carry "
                   "problems; held-out accuracy is scored against the true sums.\n")
-    summary = get_sft_trainer(qs.sft_config(output_dir, seed, max_steps)).train()
-    print_summary(summary, console)
+    summary = print_run(qs.sft_config(output_dir, seed, max_steps), no_cache=no_cache, console=console)
     acc = next((e for e in summary.effectiveness.evaluations if e.metric == "heldout_accuracy"), None)
     if acc is not None:
         console.print(f"\n[bold]held-out accuracy: {acc.before:.1%} before SFT -> {acc.after:.1%} after SFT[/]")
 
 
-from halo_forge.cli import sft  # noqa: E402  (typer only; trainers load lazily)
+from halo_forge.cli import platform, sft  # noqa: E402  (typer only; trainers load lazily)
+from halo_forge.cli import runs  # noqa: E402
 
 app.add_typer(sft.app, name="sft")
+app.add_typer(runs.app, name="runs")
+
+from halo_forge.cli import replay as replay_cli, workspace as workspace_cli  # noqa: E402
+
+app.add_typer(replay_cli.app, name="replay")
+app.command("init")(workspace_cli.init)
+app.add_typer(platform.recipe_app, name="recipe")
+app.add_typer(platform.server_app, name="server")
+app.add_typer(platform.flows_app, name="flows")
 
 
 def _build() -> "typer.main.click.Group":

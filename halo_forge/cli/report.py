@@ -28,12 +28,13 @@ def print_summary(summary: TrainingSummary, console: Console | None = None) -> N
     console.print(f"  summary: {summary.outputs.model_path}/training_summary.json")
 
 
-def print_run(config, *, no_cache: bool = False, retries: int | None = None) -> TrainingSummary:
+def print_run(config, *, no_cache: bool = False, retries: int | None = None,
+              console: Console | None = None) -> TrainingSummary:
     """Run `config` through the flow (or the cache) and show the result."""
     from halo_forge.orchestration import run_training
     from halo_forge.workspace import find_workspace
 
-    console = Console()
+    console = console or Console()
     ws = find_workspace()
     if ws.default:
         console.print(f"[dim]no workspace here: using the default one at {ws.root} (`halo-forge init` makes one)[/]")

@@ -98,3 +98,32 @@ def train_flow(modality: str, config_json: dict, inputs: dict, workspace_root: s
                                       retry_delay_seconds=retry_delay_seconds)
     return task_fn(modality, config_json, resolved.cache_key, str(resolved.data_file), resolved.lineage(),
                    workspace_root, command or sys.argv, parent_mlflow_run)
+
+
+@flow(name="post-training", log_prints=False)
+def post_training_flow(recipe_path: str, workspace_root: str, *, no_cache: bool = False, retries: int = 0) -> list[dict]:
+    """Run a recipe's stages in order, each stage's model artifact feeding the next, each cached alone."""
+    from halo_forge.config import build_config
+    from halo_forge.orchestration.recipe import load_recipe, stage_config
+    from halo_forge.orchestration.run import run_training
+
+    ws = Workspace(Path(workspace_root))
+    recipe = load_recipe(Path(recipe_path))
+    tracker = _tracker(ws)
+    parent = tracker.start_parent(recipe.name, {"recipe": str(recipe.path), "stages": [s.name for s in recipe.stages]}) \
+        if tracker is not None else None
+    results: list[dict] = []
+    previous: str | None = None
+    status = "FAILED"
+    try:
+        for stage in recipe.stages:
+            config = build_config(registry.config_class(stage.trainer), stage_config(recipe, stage, previous))
+            summary, hit = run_training(config, no_cache=no_cache, retries=retries, parent_mlflow_run=parent, ws=ws,
+                                        command=["halo-forge", "recipe", "run", str(recipe.path)])
+            results.append({"stage": stage.name, "cache_hit": hit, "summary": summary.model_dump(mode="json")})
+            previous = summary.outputs.model_path
+        status = "FINISHED"
+    finally:
+        if tracker is not None:
+            tracker.finish_parent(status)
+    return results

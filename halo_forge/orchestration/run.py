@@ -43,6 +43,8 @@ def run_training(config, *, no_cache: bool = False, retries: int | None = None, 
         hit = cache.lookup(ws, inputs.cache_key)
         if hit is not None:
             return TrainingSummary.model_validate(hit), True
+        # A record whose model is gone or changed is stale: make Prefect's cache train again too.
+        no_cache = cache.record_path(ws, inputs.cache_key).exists()
     registry.get_trainer(config)  # validate against the backend and the output folder before starting anything
     from halo_forge.orchestration import server
 
@@ -59,3 +61,24 @@ def run_training(config, *, no_cache: bool = False, retries: int | None = None, 
                              parent_mlflow_run=parent_mlflow_run)
     summary = TrainingSummary.model_validate(payload)
     return summary, summary.run_id not in TRAINED
+
+
+def run_recipe(path, *, no_cache: bool = False, retries: int | None = None,
+               ws: Workspace | None = None) -> list[dict]:
+    """Validate a recipe, then run `post_training_flow`; returns one {stage, cache_hit, summary} per stage."""
+    from pathlib import Path
+
+    from halo_forge.orchestration.recipe import load_recipe
+
+    ws = ws or find_workspace()
+    load_recipe(Path(path))  # every stage checked before anything starts
+    from halo_forge.orchestration import server
+
+    server.ensure_server()
+    os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(ws.results_dir / "prefect"))
+    from halo_forge.orchestration.flow import post_training_flow
+
+    if retries is None:
+        retries = int(os.environ.get("HALO_FORGE_RETRIES", "0"))
+    with _sigterm_as_interrupt():
+        return post_training_flow(str(Path(path).resolve()), str(ws.root), no_cache=no_cache, retries=retries)

@@ -1,0 +1,85 @@
+"""`halo-forge recipe …`, `halo-forge server …`, `halo-forge flows …`: the orchestration commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+recipe_app = typer.Typer(help="Run post-training recipes (SFT → DPO/ORPO → GRPO) stage by stage, cached.",
+                         no_args_is_help=True)
+server_app = typer.Typer(help="The local Prefect server halo-forge starts on first use.", no_args_is_help=True)
+flows_app = typer.Typer(help="Prefect deployments: schedules and data-change triggers for recipes.",
+                        no_args_is_help=True)
+
+
+@recipe_app.command("run")
+def recipe_run(
+    recipe: Path = typer.Argument(..., help="Recipe YAML (see recipes/quickstart.yaml)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Retrain every stage even when recorded."),
+    retries: int = typer.Option(None, "--retries", min=0, help="Retries for transient failures per stage."),
+) -> None:
+    """Run every stage of RECIPE in order; each stage's model feeds the next."""
+    from rich.console import Console
+
+    from halo_forge.cli.report import print_summary
+    from halo_forge.orchestration.run import run_recipe
+    from halo_forge.summary import TrainingSummary
+
+    console = Console()
+    for result in run_recipe(recipe, no_cache=no_cache, retries=retries):
+        console.rule(f"stage {result['stage']}" + (" (cache hit)" if result["cache_hit"] else ""))
+        print_summary(TrainingSummary.model_validate(result["summary"]), console)
+
+
+@recipe_app.command("check")
+def recipe_check(recipe: Path = typer.Argument(..., help="Recipe YAML to validate.")) -> None:
+    """Validate RECIPE (trainers, every config field) without running it."""
+    from halo_forge.orchestration.recipe import load_recipe
+
+    r = load_recipe(recipe)
+    typer.echo(f"{recipe}: ok ({len(r.stages)} stages: {' -> '.join(s.name for s in r.stages)})")
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Show whether the Prefect server is up and where its UI is."""
+    from halo_forge.orchestration import server
+
+    st = server.status()
+    if st["external"]:
+        typer.echo(f"PREFECT_API_URL is set: {st['url']} ({'up' if st['running'] else 'not answering'})")
+    elif st["running"]:
+        typer.echo(f"local Prefect server up: {st['url']} (pid {st['pid']}); UI: {st['url'].removesuffix('/api')}")
+    else:
+        typer.echo("local Prefect server: not running (it starts on the next training run, or `halo-forge server start`)")
+
+
+@server_app.command("start")
+def server_start() -> None:
+    """Start the local Prefect server now (training starts it by itself when needed)."""
+    from halo_forge.orchestration import server
+
+    url = server.ensure_server()
+    typer.echo(f"Prefect server up: {url}; UI: {url.removesuffix('/api')}")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the local Prefect server."""
+    from halo_forge.orchestration import server
+
+    typer.echo("stopped the local Prefect server" if server.stop() else "no local Prefect server was running")
+
+
+@flows_app.command("serve")
+def flows_serve(
+    recipe: Path = typer.Argument(..., help="Recipe YAML the deployments run."),
+    cron: str = typer.Option(None, "--cron", help="Cron schedule, e.g. '0 3 * * *'."),
+    watch: list[Path] = typer.Option([], "--watch", help="Data file(s): a new or changed file starts the recipe."),
+    poll_seconds: float = typer.Option(30.0, "--poll-seconds", help="How often watched files are checked."),
+) -> None:
+    """Register RECIPE as Prefect deployments (cron and/or data-change trigger) and serve them."""
+    from halo_forge.orchestration.deploy import serve
+
+    serve(recipe, cron=cron, watch=list(watch), poll_seconds=poll_seconds)

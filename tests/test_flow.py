@@ -1,0 +1,137 @@
+"""train_flow and post_training_flow for real: Prefect (local server), cache keys, recipes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from halo_forge.cli.main import main
+from halo_forge.orchestration import run as run_module
+from halo_forge.summary import TrainingSummary
+
+ROWS = [{"prompt": f"What is {a}+{b}?", "completion": str(a + b), "answer": str(a + b)}
+        for a in range(10, 20) for b in range(10, 14)]
+TRAIN = ["--model", "halo-forge/tiny", "--no-lora", "--max-steps", "2", "--batch-size", "4",
+         "--max-eval-samples", "4", "--eval-max-new-tokens", "4", "--learning-rate", "1e-3"]
+
+
+@pytest.fixture()
+def workspace(tmp_path, monkeypatch):
+    ws = tmp_path / "ws"
+    monkeypatch.setenv("HALO_FORGE_WORKSPACE", str(ws))
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    return ws, data
+
+
+def _train(data: Path, output: Path, *extra: str) -> int:
+    return main(["sft", "train", "--data", str(data), "--output", str(output), *TRAIN, *extra])
+
+
+def test_rerun_is_a_cache_hit_and_any_changed_byte_is_a_miss(workspace, capsys):
+    ws, data = workspace
+    out = ws.parent / "out"
+    assert _train(data, out) == 0
+    first = TrainingSummary.read(out)
+    trained = set(run_module.TRAINED)
+    assert first.run_id in trained and first.inputs.cache_key
+
+    capsys.readouterr()
+    assert _train(data, out) == 0
+    assert "cache hit" in capsys.readouterr().out
+    assert run_module.TRAINED == trained, "a cache hit must train nothing"
+    assert TrainingSummary.read(out).run_id == first.run_id
+
+    text = data.read_text()
+    data.write_text(text.replace('"What is 10+10?"', '"What is 10+10 ?"', 1))  # one changed byte
+    assert _train(data, out, "--overwrite") == 0
+    second = TrainingSummary.read(out)
+    assert second.run_id != first.run_id and second.inputs.cache_key != first.inputs.cache_key
+    assert second.inputs.dataset_digest != first.inputs.dataset_digest
+
+    assert _train(data, out, "--overwrite", "--no-cache") == 0
+    assert TrainingSummary.read(out).run_id not in trained | {second.run_id}
+
+
+def test_a_deleted_output_is_not_a_cache_hit(workspace):
+    import shutil
+
+    ws, data = workspace
+    out = ws.parent / "gone"
+    assert _train(data, out) == 0
+    shutil.rmtree(out)
+    before = set(run_module.TRAINED)
+    assert _train(data, out) == 0
+    assert run_module.TRAINED - before, "the recorded model is gone: the run must train again"
+
+
+def test_two_identical_runs_started_together_train_once(workspace):
+    ws, data = workspace
+    out = ws.parent / "together"
+    cmd = [sys.executable, "-m", "halo_forge.cli.main", "sft", "train", "--data", str(data), "--output", str(out),
+           *TRAIN]
+    env = {**os.environ, "HALO_FORGE_WORKSPACE": str(ws)}
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    hits = sum("cache hit" in o for o, _ in outs)
+    assert hits == 1, f"exactly one of two identical runs may train: {outs}"
+
+
+def test_recipe_chains_stages_and_caches_each(workspace, capsys):
+    ws, data = workspace
+    recipe = ws.parent / "two.yaml"
+    common = {"no_lora": True, "max_steps": 2, "batch_size": 4, "max_eval_samples": 4, "eval_max_new_tokens": 4}
+    recipe.write_text(json.dumps({
+        "name": "two", "output_dir": str(ws.parent / "recipe-out"),
+        "stages": [{"name": "first", "trainer": "sft", "config": {"data": str(data), "model": "halo-forge/tiny", **common}},
+                   {"name": "second", "trainer": "sft", "config": {"data": str(data), **common, "learning_rate": 1e-3}}],
+    }))
+    assert main(["recipe", "run", str(recipe)]) == 0
+    first = TrainingSummary.read(ws.parent / "recipe-out" / "first")
+    second = TrainingSummary.read(ws.parent / "recipe-out" / "second")
+    assert second.model_name == first.outputs.model_path
+    assert second.inputs.model_digest == first.outputs.model_digest
+    capsys.readouterr()
+    assert main(["recipe", "run", str(recipe)]) == 0
+    assert capsys.readouterr().out.count("cache hit") == 2
+
+
+@pytest.mark.parametrize("body, expect", [
+    ("name: x\nstages:\n  - trainer: sft\n    config: {dataset: arithmetic}\n  - trainer: dpo\n", ":5: unknown stage trainer 'dpo'"),
+    ("name: x\nstages:\n  - trainer: sft\n    config: {dataset: arithmetic, learning_rate: -1}\n", ":3: stage 'sft'"),
+    ("name: x\nstages: [\n", "invalid YAML"),
+    ("name: x\n", "non-empty `stages:`"),
+])
+def test_bad_recipes_exit_2_naming_the_line(workspace, capsys, body, expect):
+    ws, _ = workspace
+    recipe = ws.parent / "bad.yaml"
+    recipe.write_text(body)
+    assert main(["recipe", "run", str(recipe)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and expect in err and "Traceback" not in err
+
+
+def test_shipped_quickstart_recipe_matches_the_quickstart(workspace):
+    from halo_forge.orchestration.recipe import load_recipe
+    from halo_forge.quickstart import QUICKSTART_SFT
+
+    recipe = load_recipe(Path(__file__).parents[1] / "recipes" / "quickstart.yaml")
+    assert recipe.stages[0].config == QUICKSTART_SFT
+
+
+def test_every_shipped_recipe_opens_with_its_command_and_validates():
+    from halo_forge.orchestration.recipe import load_recipe
+
+    recipes = sorted((Path(__file__).parents[1] / "recipes").glob("*.yaml"))
+    assert recipes
+    for path in recipes:
+        assert path.read_text().startswith(f"# halo-forge recipe run recipes/{path.name}\n"), path
+        load_recipe(path)
