@@ -135,3 +135,43 @@ def test_every_shipped_recipe_opens_with_its_command_and_validates():
     for path in recipes:
         assert path.read_text().startswith(f"# halo-forge recipe run recipes/{path.name}\n"), path
         load_recipe(path)
+
+
+def test_flows_serve_registers_a_cron_schedule_and_a_data_trigger(workspace):
+    import asyncio
+
+    from halo_forge.orchestration import server
+
+    server.ensure_server()  # before Prefect is imported: it reads PREFECT_API_URL at import time
+    from prefect.client.orchestration import get_client
+
+    from halo_forge.orchestration.deploy import EVENT, DataWatcher, build_deployments
+
+    ws, data = workspace
+    recipe = Path(__file__).parents[1] / "recipes" / "quickstart.yaml"
+    _, deployments = build_deployments(recipe, cron="0 3 * * *", watch=[data])
+    ids = {d.name: d.apply() for d in deployments}
+
+    async def read():
+        async with get_client() as client:
+            deps = {n: await client.read_deployment(i) for n, i in ids.items()}
+            autos = await client.read_automations()
+            return deps, autos
+
+    deps, automations = asyncio.run(read())
+    scheduled = deps["quickstart-scheduled"]
+    assert [s.schedule.cron for s in scheduled.schedules] == ["0 3 * * *"]
+    assert scheduled.parameters["recipe_path"] == str(recipe.resolve())
+    triggered = [a for a in automations if EVENT in getattr(a.trigger, "expect", set())]
+    assert triggered, "the data-change deployment must carry a trigger on halo-forge.data.changed"
+
+    watcher = DataWatcher([data])
+    assert watcher.changed() == []
+    data.write_text(data.read_text() + json.dumps(ROWS[0]) + "\n")
+    assert watcher.changed() == [data]
+    assert watcher.changed() == []
+
+
+def test_flows_serve_needs_a_schedule_or_a_watch(workspace, capsys):
+    assert main(["flows", "serve", str(Path(__file__).parents[1] / "recipes" / "quickstart.yaml")]) == 2
+    assert "--cron and/or --watch" in capsys.readouterr().err

@@ -94,11 +94,11 @@ def emit_change(recipe_name: str, path: Path) -> None:
 
 
 def serve(recipe_path: Path, *, cron: str | None, watch: list[Path], poll_seconds: float = 30.0) -> None:
-    from prefect import serve as prefect_serve
-
     from halo_forge.orchestration import server
 
-    server.ensure_server()
+    server.ensure_server()  # before Prefect is imported: its settings are read at import time
+    from prefect import serve as prefect_serve
+
     recipe, deployments = build_deployments(recipe_path, cron=cron, watch=watch)
     if watch:
         watcher = DataWatcher(watch)

@@ -13,6 +13,7 @@ mlflow is imported here only, lazily (about 1.2 s), so `import halo_forge.tracki
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import re
 import socket
@@ -26,6 +27,7 @@ RUN_ID_TAG = "run_id"
 ROLE_TAG = "halo_forge.role"  # "run" or "parent"
 PARENT_TAG = "halo_forge.parent"  # our name for the parent run, so a parent synced later adopts its children
 PENDING_PARENT = "pending:"  # prefix of a parent id handed out while the parent run exists only as a pending record
+RESERVED_TAGS = {RUN_ID_TAG, ROLE_TAG, PARENT_TAG, "mlflow.parentRunId", "mlflow.runName"}  # ours to set
 
 # MLflow limits (mlflow/utils/validation.py, 3.17)
 MAX_PARAM_VAL = 6000
@@ -77,10 +79,10 @@ def new_record(kind: str, run_id: str, *, experiment: str, tracking_uri: str, co
         "kind": kind,  # "run" | "parent"
         "run_id": run_id,
         "experiment": experiment,
-        "tracking_uri": tracking_uri,  # where it was meant to go (information only: sync uses the current store)
+        "tracking_uri": redact(tracking_uri),  # where it was meant to go (sync uses the current store)
         "modality": modality,
         "config": json_safe(config or {}),
-        "tags": {str(k): str(v) for k, v in (tags or {}).items()},
+        "tags": {str(k): str(v) for k, v in (tags or {}).items() if str(k) not in RESERVED_TAGS},
         "parent_run_id": parent_run_id,
         "parent_name": parent_name,
         "mlflow_run_id": None,
@@ -143,18 +145,22 @@ def param_items(config: dict) -> list[tuple[str, str]]:
 
 
 def numeric(value: Any) -> float | None:
+    """A real number as float (numpy/torch scalars too); None for bools, text and everything else."""
     if isinstance(value, bool):
         return None
-    try:
-        import numbers
-
-        if isinstance(value, numbers.Number):
+    if isinstance(value, numbers.Real):
+        try:
             return float(value)
-        if hasattr(value, "item") and getattr(value, "size", 1) == 1:  # numpy / torch scalars
-            item = value.item()
-            return None if isinstance(item, bool) else float(item)
-    except (TypeError, ValueError, OverflowError):
-        return None
+        except (TypeError, ValueError, OverflowError):
+            return None
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            value = item()
+        except Exception:  # noqa: BLE001 - not a one-element array/tensor
+            return None
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            return float(value)
     return None
 
 
@@ -200,6 +206,11 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}"
 
 
+def redact(uri: str) -> str:
+    """The URI without user:password@ (it goes into messages and pending records)."""
+    return re.sub(r"^([a-zA-Z][\w+.-]*://)[^/@]*@", r"\1***@", uri or "")
+
+
 def remote(uri: str) -> bool:
     return uri.split(":", 1)[0].lower() in ("http", "https", "databricks", "databricks-uc", "uc")
 
@@ -243,7 +254,7 @@ class Store:
             self.experiment = experiment
             self.experiment_id = self._experiment(experiment, artifact_root)
         except Exception as exc:
-            raise Unreachable(f"tracking store {uri} unavailable: {describe(exc)}") from exc
+            raise Unreachable(f"tracking store {redact(uri)} unavailable: {describe(exc)}") from exc
 
     def _experiment(self, name: str, artifact_root: Path | None) -> str:
         from mlflow.exceptions import MlflowException
