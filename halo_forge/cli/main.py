@@ -50,17 +50,14 @@ def quickstart(
         console.print(f"\n[bold]held-out accuracy: {acc.before:.1%} before SFT -> {acc.after:.1%} after SFT[/]")
 
 
-from halo_forge.cli import platform, sft  # noqa: E402  (typer only; trainers load lazily)
-from halo_forge.cli import runs  # noqa: E402
+# Command groups: each module imports only typer/rich at load; trainers and services load lazily.
+from halo_forge.cli import platform, replay as replay_cli, runs, sft, workspace as workspace_cli  # noqa: E402
 
 app.add_typer(sft.app, name="sft")
+app.add_typer(platform.recipe_app, name="recipe")
 app.add_typer(runs.app, name="runs")
-
-from halo_forge.cli import replay as replay_cli, workspace as workspace_cli  # noqa: E402
-
 app.add_typer(replay_cli.app, name="replay")
 app.command("init")(workspace_cli.init)
-app.add_typer(platform.recipe_app, name="recipe")
 app.add_typer(platform.server_app, name="server")
 app.add_typer(platform.flows_app, name="flows")
 
@@ -76,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     import click
 
     try:
-        _build().main(args=argv, prog_name="halo-forge", standalone_mode=False)
+        rc = _build().main(args=argv, prog_name="halo-forge", standalone_mode=False)
     except HaloForgeError as exc:
         click.echo(f"Error: {exc}", err=True)
         return exc.exit_code
@@ -88,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 130
-    return 0
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":

@@ -11,6 +11,21 @@ from halo_forge.models import tiny
 
 _PATHLIKE = ("/", "./", "../", "~")
 
+# A plain template for models that ship none, so chat rows still train (saved with the model).
+PLAIN_CHAT_TEMPLATE = (
+    "{%- for m in messages %}### {{ m['role'] }}:\n{{ m['content'] }}"
+    "{%- if m['role'] == 'assistant' %}{{ eos_token }}{%- endif %}\n\n{%- endfor %}"
+    "{%- if add_generation_prompt %}### assistant:\n{%- endif %}"
+)
+
+
+def ensure_chat_template(tokenizer) -> str | None:
+    """Give a tokenizer without a chat template the plain one; returns a note for the summary when it did."""
+    if tokenizer.chat_template is not None:
+        return None
+    tokenizer.chat_template = PLAIN_CHAT_TEMPLATE
+    return "the model has no chat template: chat rows use a plain '### role:' template"
+
 
 def resolve_model(name: str) -> str:
     """A loadable reference for `name`: the tiny model's folder, a local folder, or the hub id itself."""
@@ -49,6 +64,8 @@ def load_tokenizer(ref: str):
                          hint="check the model name and your network, or pass a local folder") from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
+    # Where it was loaded from (HF_HUB_OFFLINE) is not part of the tokenizer: keep saved files identical.
+    tok.init_kwargs.pop("local_files_only", None)
     return tok
 
 
@@ -65,6 +82,24 @@ def load_causal_lm(ref: str, *, dtype=None, quantization_config=None, device_map
         from peft import PeftModel
 
         model = AutoModelForCausalLM.from_pretrained(resolve_model(base), **kwargs)
+        return PeftModel.from_pretrained(model, ref).merge_and_unload()
+    except OSError as exc:
+        raise ModelError(f"cannot load model {ref!r}: {str(exc).splitlines()[0]}",
+                         hint="check the model name and your network (or HF_TOKEN), or pass a local folder") from None
+
+
+def load_sequence_classifier(ref: str, *, dtype=None, num_labels: int = 1):
+    """A sequence-classification (reward) model; a LoRA adapter folder is loaded on its base and merged."""
+    from transformers import AutoModelForSequenceClassification
+
+    kwargs = {"num_labels": num_labels, **({"dtype": dtype} if dtype is not None else {})}
+    base = adapter_base(ref)
+    try:
+        if base is None:
+            return AutoModelForSequenceClassification.from_pretrained(ref, **kwargs)
+        from peft import PeftModel
+
+        model = AutoModelForSequenceClassification.from_pretrained(resolve_model(base), **kwargs)
         return PeftModel.from_pretrained(model, ref).merge_and_unload()
     except OSError as exc:
         raise ModelError(f"cannot load model {ref!r}: {str(exc).splitlines()[0]}",

@@ -1,0 +1,149 @@
+"""The DVC side of replay: stage files, running `dvc` with this install first on PATH, `init`.
+
+DVC runs a stage's `cmd` through the shell and takes `halo-forge` from PATH, so every `dvc` call
+made here puts the bin folder of the running interpreter first: the stage then runs this
+install's `halo-forge`, whatever the user's PATH says.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import deque
+from pathlib import Path
+
+from halo_forge.errors import HaloForgeError
+
+STAGE = "replay"
+OUT = "out"
+METRICS = "metrics.json"
+MANIFEST = "manifest.json"
+
+TOP_LEVEL_DVC_YAML = """\
+# halo-forge workspace: each recorded run's replay stage lives in replay/<run_id>/dvc.yaml
+# (`halo-forge replay RUN`, or `cd replay/RUN && dvc repro`). Add your own stages below.
+stages: {}
+"""
+
+# .halo-forge/ internals (run index and its locks, MLflow store, result cache, ...) are derived or
+# machine-local: ignored by an allow-list, so internals added later stay out of git too. The
+# marker and datasets/ (the materialised rows that replay stages depend on) stay visible.
+GITIGNORE = """\
+# halo-forge internals are derived or machine-local; the marker and datasets/ are committed
+/*
+!/.gitignore
+!/workspace.json
+!/datasets/
+"""
+
+
+def stage_yaml(*, run_id: str, data_dep: str, model_dep: str | None = None) -> str:
+    """`replay/<run_id>/dvc.yaml`: one stage re-executing the run from the manifest and the rows."""
+    import yaml
+
+    deps = [MANIFEST, data_dep] + ([model_dep] if model_dep else [])
+    stage = {
+        "cmd": f"halo-forge replay exec {MANIFEST} --output {OUT} --metrics {METRICS}",
+        "deps": deps,
+        # the replayed model is hashed in dvc.lock, not copied into the DVC cache (models are big)
+        "outs": [{OUT: {"cache": False}}],
+        "metrics": [{METRICS: {"cache": False}}],
+    }
+    head = (f"# Replays run {run_id} from its locked inputs: `dvc repro` here, or `halo-forge replay {run_id}`\n"
+            "# (which checks drift first and compares the result with recorded_summary.json).\n")
+    return head + yaml.safe_dump({"stages": {STAGE: stage}}, sort_keys=False, default_flow_style=False)
+
+
+def dvc_env() -> dict[str, str]:
+    """The environment for `dvc`: this interpreter's bin folder first on PATH, analytics off unless set."""
+    env = dict(os.environ)
+    bindir = str(Path(sys.executable).parent)  # not resolved: a venv's bin/python is a symlink
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    env.setdefault("DVC_NO_ANALYTICS", "1")
+    return env
+
+
+def check_console_script() -> None:
+    import shutil
+
+    env = dvc_env()
+    if shutil.which("halo-forge", path=env["PATH"]) is None:
+        raise HaloForgeError("the `halo-forge` command is not on PATH, and DVC's replay stage runs it",
+                             hint=f"install halo-forge into {sys.prefix} (pip install -e .)")
+
+
+def run_dvc(*args: str, cwd: Path, echo: bool = True) -> tuple[int, str]:
+    """Run `python -m dvc ARGS` in `cwd`; stream its output when `echo`; return (rc, last lines)."""
+    proc = subprocess.Popen([sys.executable, "-m", "dvc", *args], cwd=cwd, env=dvc_env(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+    tail: deque[str] = deque(maxlen=40)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        tail.append(line.rstrip("\n"))
+        if echo:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+    return proc.wait(), "\n".join(tail)
+
+
+def find_dvc_root(start: Path) -> Path | None:
+    for folder in (Path(start).resolve(), *Path(start).resolve().parents):
+        if (folder / ".dvc").is_dir():
+            return folder
+    return None
+
+
+def _git_toplevel(folder: Path) -> Path | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=folder, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise HaloForgeError("git is not installed, and a workspace is a git + DVC repository",
+                             hint="install git, then run `halo-forge init` again") from None
+    return Path(out.stdout.strip()).resolve() if out.returncode == 0 and out.stdout.strip() else None
+
+
+def init_workspace(root: Path) -> list[str]:
+    """git init (unless inside a repo), dvc init (--subdir inside another repo), top-level dvc.yaml,
+    replay/, .halo-forge/ with its .gitignore. Idempotent; returns what was made."""
+    from halo_forge.workspace import MARKER, MARKER_DIR, Workspace
+
+    root = Path(root).resolve()
+    made: list[str] = []
+    if not root.exists():
+        root.mkdir(parents=True)
+        made.append(f"folder {root}")
+    top = _git_toplevel(root)
+    if top is None:
+        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+        made.append("git repository (git init)")
+        top = root
+    if not (root / ".dvc").is_dir():
+        args = ["init", "-q"] + (["--subdir"] if top != root else [])
+        rc, tail = run_dvc(*args, cwd=root, echo=False)
+        if rc != 0:
+            raise HaloForgeError(f"`dvc {' '.join(args)}` failed in {root} (exit {rc}):\n{tail}")
+        made.append("DVC repository (dvc " + " ".join(args) + ")")
+    dvcignore = root / ".dvcignore"
+    if "__pycache__/" not in (dvcignore.read_text() if dvcignore.exists() else "").splitlines():
+        with dvcignore.open("a", encoding="utf-8") as fh:
+            fh.write("__pycache__/\n")
+        made.append(".dvcignore entry __pycache__/")
+    if not (root / "dvc.yaml").exists():
+        (root / "dvc.yaml").write_text(TOP_LEVEL_DVC_YAML, encoding="utf-8")
+        made.append("dvc.yaml (replay stages live in replay/<run_id>/)")
+    had_marker = (root / MARKER_DIR / MARKER).is_file()
+    had_replay = (root / "replay").is_dir()
+    ws = Workspace(root).ensure()
+    if not had_marker:
+        made.append(f"{MARKER_DIR}/ (run index, tracking, cache, datasets)")
+    if not had_replay:
+        made.append("replay/ (one folder per recorded run)")
+    gitignore = ws.data_dir / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text(GITIGNORE, encoding="utf-8")
+        made.append(f"{MARKER_DIR}/.gitignore (internals that are not committed)")
+    keep = ws.replay_dir / ".gitkeep"
+    if not keep.exists():
+        keep.write_text("")
+    return made
