@@ -6,6 +6,8 @@ import os
 import tempfile
 
 os.environ.setdefault("HALO_FORGE_HOME", tempfile.mkdtemp(prefix="halo-forge-test-home-"))
+# Tests never write into the repository's own workspace (or the user's): one scratch workspace per session.
+os.environ.setdefault("HALO_FORGE_WORKSPACE", tempfile.mkdtemp(prefix="halo-forge-test-ws-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # One torch thread: on a shared 2-core machine two threads contend and run the tiny models 10x slower.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
