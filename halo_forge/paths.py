@@ -12,3 +12,16 @@ def home() -> Path:
         return Path(os.environ["HALO_FORGE_HOME"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "halo-forge"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (a permission error means it does)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True

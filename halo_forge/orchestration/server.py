@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from halo_forge.errors import HaloForgeError
-from halo_forge.paths import home
+from halo_forge.paths import home, pid_alive
 
 STARTUP_TIMEOUT_S = 90
 
@@ -37,16 +37,6 @@ def _healthy(url: str, timeout: float = 1.0) -> bool:
             return resp.status == 200
     except OSError:
         return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _free_port() -> int:
@@ -76,7 +66,7 @@ def status() -> dict:
         info = json.loads(_state_file().read_text())
     except (OSError, ValueError):
         return {"url": None, "pid": None, "running": False, "external": False}
-    running = _alive(info["pid"]) and _healthy(info["url"])
+    running = pid_alive(info["pid"]) and _healthy(info["url"])
     return {**info, "running": running, "external": False}
 
 
@@ -136,7 +126,7 @@ def _start() -> dict:
 def stop() -> bool:
     """Stop the local server; False when none was running."""
     st = status()
-    if st["external"] or not st.get("pid") or not _alive(st["pid"]):
+    if st["external"] or not st.get("pid") or not pid_alive(st["pid"]):
         _state_file().unlink(missing_ok=True)
         return False
     try:
@@ -144,7 +134,7 @@ def stop() -> bool:
     except (ProcessLookupError, PermissionError):
         os.kill(st["pid"], signal.SIGTERM)
     for _ in range(40):
-        if not _alive(st["pid"]):
+        if not pid_alive(st["pid"]):
             break
         time.sleep(0.25)
     else:

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
+from halo_forge.paths import pid_alive
 from halo_forge.summary import write_json_atomic
 from halo_forge.tracking._store import (RECORD_VERSION, STEPS, Store, Unreachable, describe, mlflow_status, now_ms,
                                         redact, remaining_steps)
@@ -163,17 +164,7 @@ def _maybe_running(record: dict) -> bool:
     pid = record.get("pid")
     if not isinstance(pid, int) or pid <= 0:
         return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
+    return pid == os.getpid() or pid_alive(pid)
 
 
 @contextmanager
