@@ -24,7 +24,7 @@ EXAMPLE_FLAGS = ["--dataset", "--data", "--model", "--epochs", "--max-steps", "-
 def captured(monkeypatch):
     """Run the real CLI, but capture the validated config instead of training."""
     configs: list[SFTConfig] = []
-    monkeypatch.setattr(cli_sft, "run_train", configs.append)
+    monkeypatch.setattr(cli_sft, "run_train", lambda config, **run_options: configs.append(config))
     return configs
 
 
