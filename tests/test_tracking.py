@@ -166,8 +166,8 @@ def test_run_logged_and_findable(ws, client, tmp_path, no_env_uri, monkeypatch):
     assert parent.info.run_id == parent_id and parent.info.status == "FINISHED"
     assert json.loads(parent.data.params["steps"]) == ["sft", "dpo"]
 
-    # the fluent API finds it too, by param and metric
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", ws.mlflow_uri)
+    # the fluent API finds it too, by param and metric (set explicitly: another test may have set one)
+    mlflow.set_tracking_uri(ws.mlflow_uri)
     df = mlflow.search_runs(experiment_names=[EXPERIMENT],
                             filter_string="params.`lora.r` = '8' and metrics.heldout_accuracy_after > 0.4 "
                                           "and tags.modality = 'sft'")
