@@ -96,6 +96,13 @@ class TrainConfig(BaseModel):
         return self.model_dump(mode="json", exclude={"output", "overwrite"})
 
 
+class PreferenceEvalFields(TrainConfig):
+    """Held-out evaluation knobs every preference trainer shares (DPO, ORPO)."""
+
+    eval_max_new_tokens: int = Field(32, gt=0, description="Tokens generated per held-out row when measuring task accuracy (rows with an `answer`).")
+    eval_batch_size: int = Field(64, gt=0, description="Batch size for held-out evaluation.")
+
+
 def flag_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 

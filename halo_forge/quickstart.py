@@ -1,15 +1,17 @@
-"""The offline quickstart: the built-in tiny model learns two-digit addition with SFT.
+"""The offline quickstart: the built-in tiny model learns two-digit addition with SFT, then DPO.
 
 Everything is local: the tiny model and its tokenizer are built on first use, the dataset is
 generated. The SFT labels come from a deliberately sloppy teacher (it forgets the carry on 60 % of
-carry problems), so SFT lands well short of 100 % held-out accuracy; later recipe stages (DPO,
-GRPO with an exact-answer checker) exist to repair that flaw.
+carry problems), so SFT lands well short of 100 % held-out accuracy. The DPO stage repairs part of
+that flaw: it prefers the true sum over the dropped-carry answer the SFT model copied from its
+teacher (built-in `arithmetic_pref`); GRPO with an exact-answer checker is the stage after.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from halo_forge.dpo.config import DPOConfig
 from halo_forge.sft.config import SFTConfig
 
 # Calibrated on a 2-core CPU: ~2 minutes, held-out accuracy 0 -> ~55-65 %.
@@ -25,3 +27,21 @@ def sft_config(output_dir: Path, seed: int = 42, max_steps: int | None = None) -
     if max_steps is not None:
         values["max_steps"] = max_steps
     return SFTConfig(**values)
+
+
+# DPO on the SFT model: full fine-tune, reference = frozen copy of the SFT model, DPO + the chosen NLL
+# ("rpo": TRL's ["sigmoid", "sft"]). Calibrated on a 2-core CPU (~1 min of training): preference
+# accuracy 0.62 -> 0.95, task accuracy 61 -> 92 %. Plain sigmoid DPO raised preference accuracy as much
+# but dropped task accuracy 61 -> 46 % (the verdict then warns), as MEASURED.md predicted.
+QUICKSTART_DPO = dict(
+    dataset="arithmetic_pref", no_lora=True, max_steps=100, batch_size=64, learning_rate=3e-5,
+    lr_scheduler="cosine", warmup_steps=10, logging_steps=25, beta=0.1, loss_type="rpo", rpo_alpha=1.0,
+    eval_max_new_tokens=8, max_length=64,
+)
+
+
+def dpo_config(output_dir: Path, sft_model: str, seed: int = 42, max_steps: int | None = None) -> DPOConfig:
+    values = dict(QUICKSTART_DPO, model=str(sft_model), output=Path(output_dir) / "dpo", seed=seed, overwrite=True)
+    if max_steps is not None:
+        values["max_steps"] = max_steps
+    return DPOConfig(**values)

@@ -15,6 +15,12 @@ from halo_forge.errors import ConfigError
 TRAINERS: dict[str, tuple[str, str, str]] = {
     "sft": ("halo_forge.sft.config:SFTConfig", "halo_forge.sft._dispatch:get_sft_trainer",
             "halo_forge.data:load_sft_data"),
+    "dpo": ("halo_forge.dpo.config:DPOConfig", "halo_forge.dpo._dispatch:get_dpo_trainer",
+            "halo_forge.data.preference:load_preference_data"),
+    "orpo": ("halo_forge.orpo.config:ORPOConfig", "halo_forge.orpo._dispatch:get_orpo_trainer",
+             "halo_forge.data.preference:load_preference_data"),
+    "rm": ("halo_forge.rm.config:RMConfig", "halo_forge.rm._dispatch:get_rm_trainer",
+           "halo_forge.data.preference:load_preference_data"),
 }
 
 

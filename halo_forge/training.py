@@ -105,9 +105,147 @@ def quiet_libraries() -> None:
         pass
 
 
+class no_tqdm:  # noqa: N801 - used as a context manager
+    """TQDM_DISABLE=1 while inside (TRL's dataset passes show bars of their own)."""
+
+    def __enter__(self):
+        import os
+
+        self.previous = os.environ.get("TQDM_DISABLE")
+        os.environ["TQDM_DISABLE"] = "1"
+
+    def __exit__(self, *exc):
+        import os
+
+        if self.previous is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = self.previous
+
+
 def quiet_trainer(trainer) -> None:
     """Our progress callback replaces transformers' dict printer and tqdm bars."""
     from transformers import PrinterCallback, ProgressCallback
 
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
+
+
+def strip_answers(rows: list[dict]) -> list[dict]:
+    """Rows without the `answer` column (ground truth for evaluation, not a training input)."""
+    return [{k: v for k, v in r.items() if k != "answer"} for r in rows]
+
+
+def metric_histories(log_history: list[dict], names: dict[str, str]) -> dict[str, list[dict]]:
+    """{summary key: [{step, value}]} for each TRL metric in `names` that was logged while training."""
+    out: dict[str, list[dict]] = {key: [] for key in names.values()}
+    for entry in log_history:
+        for metric, key in names.items():
+            if metric in entry and "step" in entry:
+                out[key].append({"step": entry["step"], "value": float(entry[metric])})
+    return out
+
+
+def drop_checkpoints(folder) -> None:
+    """Remove Trainer's checkpoint folders and its pickled arguments (they name the staging folder)."""
+    import shutil
+    from pathlib import Path
+
+    for p in Path(folder).glob("checkpoint-*"):
+        shutil.rmtree(p, ignore_errors=True)
+    (Path(folder) / "training_args.bin").unlink(missing_ok=True)
+
+
+def peft_kind(config) -> str:
+    return "full" if config.no_lora else ("dora" if config.use_dora else "lora")
+
+
+class TorchRun:
+    """What every PyTorch trainer shares around its TRL trainer: the backend check, run id, output
+    folder, the saved model, the summary and the atomic publish. Subclasses set `modality` and write
+    `train()` as a recipe: load, measure before, train, measure after, `self.finish(...)`.
+
+    Attributes the flow uses: `run_id`, `callbacks` (extra TrainerCallbacks, e.g. MLflow's metric
+    stream) and `inputs_extra` (lineage merged into `summary.inputs`).
+    """
+
+    modality = "base"
+
+    def __init__(self, config, backend: str, data=None) -> None:
+        from pathlib import Path
+
+        from halo_forge.backend import capabilities, check_torch_config
+        from halo_forge.outputs import OutputFolder
+
+        self.config = config
+        self.data = data  # pre-materialised rows (the flow and replays pass them); else loaded in train()
+        self.caps = capabilities(backend)
+        check_torch_config(config, self.caps)
+        self.run_id = new_run_id(self.modality)
+        self.output = OutputFolder(Path(config.output), self.run_id, overwrite=config.overwrite)
+        self.quiet = False
+        self.callbacks: list = []  # extra TrainerCallbacks (the flow adds MLflow's metric stream)
+        self.inputs_extra: dict = {}  # lineage the flow resolved (cache key, digests)
+        self.started, self.t0 = now_iso(), time.monotonic()
+
+    def torch_dtype(self):
+        import torch
+
+        flags = precision_flags(self.config, self.caps)
+        return torch.bfloat16 if flags["bf16"] else torch.float16 if flags["fp16"] else torch.float32
+
+    def save(self, trainer, tokenizer, staging, *, initial=None) -> None:
+        """Model (or adapter, made loadable on the original base) + tokenizer into `staging`."""
+        from halo_forge.models.loading import finish_adapter
+
+        trainer.save_model(str(staging))
+        if not self.config.no_lora:
+            finish_adapter(trainer.model, staging, model_name=self.config.model, initial=initial)
+        tokenizer.save_pretrained(str(staging))
+        drop_checkpoints(staging)
+
+    def base_extra(self, trainer, *, data, train_seconds: float, steps: int, delta_norm: float, history: list,
+                   notes: list, result=None) -> dict:
+        """The `extra` fields every trainer reports (its own knobs and histories are merged on top)."""
+        cfg = self.config
+        runtime = float(result.metrics.get("train_runtime", train_seconds)) if result is not None else train_seconds
+        return {
+            "peft": peft_kind(cfg), "use_rslora": cfg.use_rslora, "init_lora_weights": cfg.init_lora_weights,
+            "optim": cfg.optim, "data_format": data.format,
+            "train_runtime_seconds": round(runtime, 3),
+            "steps_per_second": round(steps / train_seconds, 3) if train_seconds else None,
+            "weight_delta_l2": delta_norm, "loss_history": history, "notes": notes,
+            "precision": "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32",
+        }
+
+    def finish(self, *, trainer, staging, data, model_ref: str, evaluations: list, train_seconds: float,
+               moved: bool, extra: dict):
+        """Judge, write training_summary.json into `staging` and publish the output folder atomically."""
+        from halo_forge.lineage.digests import model_digest
+        from halo_forge.models.loading import folder_digest
+        from halo_forge.summary import Cycle, Inputs, Outputs, TrainingSummary, judge
+
+        cfg = self.config
+        steps = int(trainer.state.global_step)
+        loss = final_loss(trainer.state.log_history)
+        summary = TrainingSummary(
+            modality=self.modality, model_name=cfg.model, run_id=self.run_id, seed=cfg.seed,
+            backend=self.caps.backend, started_at=self.started, ended_at=now_iso(),
+            duration_seconds=round(time.monotonic() - self.t0, 3),
+            cycles=[Cycle(cycle=0, train_loss=loss, cycle_duration_seconds=round(train_seconds, 3), steps=steps)],
+            total_train_steps_executed=steps,
+            final_train_loss=loss,
+            weights_updated=moved,
+            effectiveness=judge(evaluations, steps=steps, weights_updated=moved),
+            extra=extra,
+            inputs=Inputs(**{"dataset": data.source, "dataset_digest": data.digest,
+                             "train_rows": len(data.train), "eval_rows": len(data.heldout),
+                             "model_digest": model_digest(model_ref), **self.inputs_extra}),
+            outputs=Outputs(model_path=str(self.output.path), model_digest=folder_digest(staging),
+                            adapter=not cfg.no_lora),
+            versions=versions(),
+            config=cfg.model_dump(mode="json"),
+        )
+        summary.write(staging)
+        self.output.publish()
+        return summary

@@ -1,4 +1,5 @@
-"""The offline quickstart end to end: it must really teach the tiny model (≥ 30 points held-out)."""
+"""The offline quickstart end to end: it must really teach the tiny model (≥ 30 points held-out), and
+its DPO stage must raise held-out preference accuracy without costing more than 2 points of task accuracy."""
 
 from halo_forge.cli.main import main
 from halo_forge.summary import TrainingSummary
@@ -16,3 +17,13 @@ def test_quickstart_learns_addition(tmp_path, capsys):
     assert "held-out accuracy:" in out and "passed" in out
     assert (tmp_path / "sft" / "model.safetensors").is_file()
     assert not list(tmp_path.glob(".*partial"))
+
+    dpo = TrainingSummary.read(tmp_path / "dpo")
+    assert dpo.modality == "dpo" and dpo.model_name == summary.outputs.model_path
+    evals = {e.metric: e for e in dpo.effectiveness.evaluations}
+    pref, task = evals["heldout_preference_accuracy"], evals["heldout_accuracy"]
+    assert pref.n == 200 and pref.after > pref.before, f"DPO preference accuracy {pref.before} -> {pref.after}"
+    assert abs(task.before - acc.after) <= 0.01  # DPO starts where SFT ended (same 200 problems)
+    assert task.after >= task.before - 0.02, f"DPO cost task accuracy {task.before} -> {task.after}"
+    assert dpo.effectiveness.verdict == "passed"
+    assert "preference accuracy:" in out and "after DPO" in out

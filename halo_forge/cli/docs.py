@@ -51,7 +51,72 @@ def render() -> str:
         "  --epochs 3 --batch-size 2 --gradient-accumulation 16 \\\n  --lora-rank 16 --lora-alpha 32 --use-dora \\\n"
         "  --learning-rate 2e-4 --optim adamw_torch"),
         SFT_NOTES]
+    parts += preference_sections()
     return "\n".join(parts)
+
+
+def preference_sections() -> list[str]:
+    from halo_forge.dpo.config import DPOConfig
+    from halo_forge.orpo.config import ORPOConfig
+    from halo_forge.rm.config import RMConfig
+
+    return [
+        render_config("DPO", "halo-forge dpo train", DPOConfig,
+                      "halo-forge dpo train \\\n  --dataset ultrafeedback \\\n  --model outputs/sft \\\n"
+                      "  --beta 0.1 --loss-type sigmoid --learning-rate 5e-6 --epochs 1"),
+        DPO_NOTES,
+        render_config("ORPO", "halo-forge orpo train", ORPOConfig,
+                      "halo-forge orpo train --dataset ultrafeedback --model Qwen/Qwen2.5-0.5B-Instruct --beta 0.1"),
+        ORPO_NOTES,
+        render_config("RM", "halo-forge rm train", RMConfig,
+                      "halo-forge rm train --dataset hh_rlhf --model Qwen/Qwen2.5-0.5B --center-rewards-coefficient 0.01"),
+        RM_NOTES,
+    ]
+
+
+DPO_NOTES = """### DPO notes
+
+- **Loss types.** `sigmoid` (DPO), `ipo` (TRL's per-token-normalised IPO), `hinge` (SLiC) and `rpo` map onto
+  TRL 1.16's `loss_type` list: `rpo` is `["sigmoid", "sft"]` with weights `[1, --rpo-alpha]` (DPO plus the mean
+  NLL of the chosen tokens). `kto_pair` (dropped by TRL 1.x) is implemented as TRL 0.x defined it, and
+  `--label-smoothing` (cDPO, sigmoid and rpo only) as `-(1-e) log s(b D) - e log s(-b D)`; both are added to
+  TRL's loss by a `DPOTrainer` subclass from the same policy and reference log-probabilities
+  (`halo_forge/dpo/losses.py`).
+- **Reference.** `--ref-model` when given; with LoRA the base with adapters disabled (no second model in
+  memory); with `--reference-free` no reference model at all: the step-0 policy's log-probabilities are
+  precomputed once (TRL's `precompute_ref_log_probs`); otherwise a frozen copy of the start model.
+  `--reference-free` with `--ref-model` is refused.
+- **Data.** `--dataset NAME` (see `halo-forge dpo datasets`), any hub id, or `--data FILE` with `prompt`,
+  `chosen`, `rejected` (text or chat lists). UltraFeedback-style chats are collapsed to the shared prompt turns
+  and the final assistant reply; hh-rlhf transcripts without a prompt get it from the shared prefix up to the
+  last `Assistant:`. Rows whose chosen equals their rejected are dropped and counted in the summary's notes.
+  A row may carry an `answer`: held-out task accuracy is then measured too.
+- **Verdict.** Primary figure: held-out preference accuracy (fraction of held-out pairs where the model gives
+  the chosen reply a higher log-probability than the rejected one), before and after. Task accuracy, when
+  measured, may not fall by more than 2 points (else the verdict warns). `extra` holds beta, loss_type,
+  label_smoothing, reference_free and the histories of reward accuracy, chosen/rejected rewards and margins.
+- **Hardware.** PyTorch on cpu, cuda, rocm, mps; `--accelerator mlx` is not available for DPO in this release.
+"""
+
+ORPO_NOTES = """### ORPO notes
+
+- TRL's `trl.experimental.orpo.ORPOTrainer`: NLL on the chosen reply plus `--beta` (lambda) times the
+  log-odds-ratio penalty; no reference model. Chat rows go through the tokenizer's chat template (a plain one is
+  supplied for models without). Same data, LoRA block and held-out preference/task accuracy as DPO.
+- `--accelerator mlx` is refused (ORPO is PyTorch-only); DPO is the preference trainer to use there.
+"""
+
+RM_NOTES = """### RM notes
+
+- TRL's `RewardTrainer` on a sequence-classification head (one score, Bradley-Terry loss on chosen vs
+  rejected); `--center-rewards-coefficient` adds TRL's penalty keeping rewards centred on zero. With LoRA the
+  score head is trained and saved with the adapter.
+- The verdict rests on held-out pairwise accuracy (chosen scored above rejected) before and after. A dataset of
+  ties only (chosen == rejected everywhere) is refused.
+- Score text with the saved model: `from halo_forge.rm import score; score("outputs/rm", texts)` (one float per
+  text, higher is better): what RAFT and GRPO use as a learned reward.
+- `--accelerator mlx` is refused (PyTorch-only); use DPO, which needs no reward model.
+"""
 
 
 SFT_NOTES = """### SFT notes

@@ -67,8 +67,33 @@ def to_chat(row: dict) -> dict:
     }
 
 
+def preference_row(a: int, b: int) -> dict:
+    """True sum (chosen) against the mistake an SFT'd model copied from the sloppy teacher (rejected).
+
+    Carry problems: the dropped carry (a+b-10), the teacher's own flaw and the dominant error of the
+    quickstart's SFT model (MEASURED: rejected answers drawn from the model's own mistakes work best).
+    Other problems: an off-by-ten tens digit (a+b+10), a mistake of the same shape.
+    """
+    carry = (a % 10) + (b % 10) >= 10
+    wrong = a + b - 10 if carry else a + b + 10
+    return {"prompt": [{"role": "user", "content": f"What is {a}+{b}?"}],
+            "chosen": [{"role": "assistant", "content": str(a + b)}],
+            "rejected": [{"role": "assistant", "content": str(wrong)}],
+            "answer": str(a + b)}
+
+
+def preference_split() -> tuple[list[dict], list[dict]]:
+    """(train, held-out) pairs over the same problems as `arithmetic_split` (held-out never trained on)."""
+    train, heldout = [], []
+    for a, b in PAIRS:
+        (heldout if is_heldout(a, b) else train).append(preference_row(a, b))
+    heldout.sort(key=lambda r: _unit("order:" + r["prompt"][0]["content"]))
+    return train, heldout
+
+
 BUILTIN = {
     "arithmetic": "two-digit addition with exact answers; sloppy-teacher labels (73 % right), true held-out answers",
+    "arithmetic_pref": "two-digit addition preference pairs: true sum vs the dropped-carry mistake",
 }
 
 
@@ -76,4 +101,6 @@ def load_builtin(name: str) -> tuple[list[dict], list[dict]]:
     if name == "arithmetic":
         train, heldout = arithmetic_split()
         return [to_chat(r) for r in train], [to_chat(r) for r in heldout]
+    if name == "arithmetic_pref":
+        return preference_split()
     raise KeyError(name)

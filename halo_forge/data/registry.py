@@ -101,3 +101,24 @@ def get_spec(name: str, registry: dict[str, DatasetSpec], trainer: str) -> Datas
     raise DataError(f"unknown dataset short name {name!r}",
                     hint=f"known names: {', '.join(sorted(registry))}; or pass a hub id (owner/name) "
                          "or a local file with --data")
+
+
+def _columns(*names: str) -> Callable[[dict, str], dict]:
+    """Keep only the columns the preference normaliser reads (hub rows carry scores, ids, messages …)."""
+    return lambda row, where: {k: row[k] for k in names if k in row}
+
+
+# Preference pairs for DPO, ORPO and RM (`halo-forge dpo datasets`); rows normalised by data.preference.
+PREFERENCE_DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
+    DatasetSpec("arithmetic_pref", "builtin", "Built-in, offline: two-digit addition, true sum (chosen) vs the "
+                "dropped-carry mistake an SFT'd quickstart model makes (rejected)."),
+    DatasetSpec("ultrafeedback", "HuggingFaceH4/ultrafeedback_binarized", "61k GPT-4-rated pairs; chat lists "
+                "collapsed to prompt + final assistant reply.", _columns("prompt", "chosen", "rejected"),
+                split="train_prefs"),
+    DatasetSpec("orca_dpo", "Intel/orca_dpo_pairs", "13k Orca pairs (system + question → chosen/rejected).",
+                _columns("system", "question", "chosen", "rejected")),
+    DatasetSpec("hh_rlhf", "Anthropic/hh-rlhf", "161k helpful/harmless transcripts; the prompt is recovered from "
+                "the shared prefix of chosen and rejected.", _columns("chosen", "rejected")),
+    DatasetSpec("py_dpo", "jondurbin/py-dpo-v0.1", "9k Python coding pairs (prompt/chosen/rejected).",
+                _columns("prompt", "chosen", "rejected")),
+]}

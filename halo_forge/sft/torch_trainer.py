@@ -8,40 +8,21 @@ held-out figures, train, measure again, judge, publish the output folder atomica
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
 from halo_forge import training
-from halo_forge.backend import capabilities, check_torch_config
 from halo_forge.data import SplitData, load_sft_data
-from halo_forge.lineage.digests import model_digest
-from halo_forge.models.loading import (finish_adapter, folder_digest, load_causal_lm, load_tokenizer, peft_config,
-                                       resolve_model, save_initial_adapter)
-from halo_forge.outputs import OutputFolder
-from halo_forge.sft.config import SFTConfig
-from halo_forge.summary import Cycle, Evaluation, Inputs, Outputs, TrainingSummary, judge
-
-# A plain template for models that ship none, so chat rows still train (saved with the model).
-PLAIN_CHAT_TEMPLATE = (
-    "{%- for m in messages %}### {{ m['role'] }}:\n{{ m['content'] }}"
-    "{%- if m['role'] == 'assistant' %}{{ eos_token }}{%- endif %}\n\n{%- endfor %}"
-    "{%- if add_generation_prompt %}### assistant:\n{%- endif %}"
-)
+from halo_forge.models.loading import (PLAIN_CHAT_TEMPLATE, load_causal_lm, load_tokenizer, peft_config, resolve_model,
+                                       save_initial_adapter)
+from halo_forge.summary import Evaluation, TrainingSummary
 
 
-class TorchSFTTrainer:
+class TorchSFTTrainer(training.TorchRun):
     """Supervised fine-tuning with TRL on cpu, cuda, rocm or mps."""
 
-    def __init__(self, config: SFTConfig, backend: str, data: SplitData | None = None) -> None:
-        self.config = config
-        self.data = data  # pre-materialised rows (the flow and replays pass them); else loaded in train()
-        self.caps = capabilities(backend)
-        check_torch_config(config, self.caps)
-        self.run_id = training.new_run_id("sft")
-        self.output = OutputFolder(Path(config.output), self.run_id, overwrite=config.overwrite)
-        self.quiet = False
-        self.callbacks: list = []  # extra TrainerCallbacks (the flow adds MLflow's metric stream)
-        self.inputs_extra: dict = {}  # lineage the flow resolved (cache key, digests)
+    modality = "sft"
 
     # --- setup -------------------------------------------------------------------------------
     def _datasets(self, data: SplitData, tokenizer):
@@ -61,9 +42,7 @@ class TorchSFTTrainer:
 
             quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                        bnb_4bit_compute_dtype=torch.bfloat16 if self.caps.bf16 else torch.float16)
-        flags = training.precision_flags(self.config, self.caps)
-        dtype = torch.bfloat16 if flags["bf16"] else torch.float16 if flags["fp16"] else torch.float32
-        return load_causal_lm(model_ref, dtype=dtype, quantization_config=quant)
+        return load_causal_lm(model_ref, dtype=self.torch_dtype(), quantization_config=quant)
 
     def _args(self, staging: Path, has_chat: bool):
         from trl import SFTConfig as TRLSFTConfig
@@ -86,7 +65,7 @@ class TorchSFTTrainer:
         from halo_forge.progress import make_callback
 
         cfg = self.config
-        started, t0 = training.now_iso(), time.monotonic()
+        self.started, self.t0 = training.now_iso(), time.monotonic()
         training.quiet_libraries()
         data = self.data if self.data is not None else load_sft_data(cfg)
         model_ref = resolve_model(cfg.model)
@@ -97,8 +76,8 @@ class TorchSFTTrainer:
             notes.append("the model has no chat template: chat rows use a plain '### role:' template")
         has_chat = any("messages" in r for r in data.train[:1])
         if has_chat and "{% generation %}" not in (tokenizer.chat_template or "") and not cfg.train_on_prompt:
-            data.train = [_last_turn_as_completion(r) for r in data.train]
-            data.heldout = [_last_turn_as_completion(r) for r in data.heldout]
+            data = dataclasses.replace(data, train=[_last_turn_as_completion(r) for r in data.train],
+                                       heldout=[_last_turn_as_completion(r) for r in data.heldout])
             has_chat = False
             notes.append("template has no {% generation %} markers: loss on each chat's final assistant turn")
 
@@ -125,11 +104,7 @@ class TorchSFTTrainer:
 
             moved, delta_norm = training.weights_changed(trainer.model, snapshot)
             steps = int(trainer.state.global_step)
-            trainer.save_model(str(staging))
-            if not cfg.no_lora:
-                finish_adapter(trainer.model, staging, model_name=cfg.model, initial=initial)
-            tokenizer.save_pretrained(str(staging))
-            _drop_checkpoints(staging)
+            self.save(trainer, tokenizer, staging, initial=initial)
 
             evaluations = []
             n_eval = len(data.heldout)
@@ -139,37 +114,11 @@ class TorchSFTTrainer:
             if before_loss is not None:
                 evaluations.append(Evaluation.of("heldout_loss", before_loss, after_loss,
                                                  higher_is_better=False, n=n_eval))
-            final_loss = training.final_loss(trainer.state.log_history)
-            summary = TrainingSummary(
-                modality="sft", model_name=cfg.model, run_id=self.run_id, seed=cfg.seed,
-                backend=self.caps.backend, started_at=started, ended_at=training.now_iso(),
-                duration_seconds=round(time.monotonic() - t0, 3),
-                cycles=[Cycle(cycle=0, train_loss=final_loss, cycle_duration_seconds=round(train_seconds, 3),
-                              steps=steps)],
-                total_train_steps_executed=steps,
-                final_train_loss=final_loss,
-                weights_updated=moved,
-                effectiveness=judge(evaluations, steps=steps, weights_updated=moved),
-                extra={
-                    "peft": "full" if cfg.no_lora else ("dora" if cfg.use_dora else "lora"),
-                    "use_rslora": cfg.use_rslora, "init_lora_weights": cfg.init_lora_weights,
-                    "optim": cfg.optim, "packing": cfg.packing, "data_format": data.format,
-                    "train_runtime_seconds": round(float(result.metrics.get("train_runtime", train_seconds)), 3),
-                    "steps_per_second": round(steps / train_seconds, 3) if train_seconds else None,
-                    "weight_delta_l2": delta_norm, "loss_history": progress.history, "notes": notes,
-                    "precision": "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32",
-                },
-                inputs=Inputs(**{"dataset": data.source, "dataset_digest": data.digest,
-                                 "train_rows": len(data.train), "eval_rows": n_eval,
-                                 "model_digest": model_digest(model_ref), **self.inputs_extra}),
-                outputs=Outputs(model_path=str(self.output.path), model_digest=folder_digest(staging),
-                                adapter=not cfg.no_lora),
-                versions=training.versions(),
-                config=cfg.model_dump(mode="json"),
-            )
-            summary.write(staging)
-            self.output.publish()
-            return summary
+            extra = self.base_extra(trainer, data=data, train_seconds=train_seconds, steps=steps,
+                                    delta_norm=delta_norm, history=progress.history, notes=notes, result=result)
+            extra["packing"] = cfg.packing
+            return self.finish(trainer=trainer, staging=staging, data=data, model_ref=model_ref,
+                               evaluations=evaluations, train_seconds=train_seconds, moved=moved, extra=extra)
         except BaseException:
             self.output.abort()
             raise
@@ -184,12 +133,3 @@ def _last_turn_as_completion(row: dict) -> dict:
     if "answer" in row:
         out["answer"] = row["answer"]
     return out
-
-
-def _drop_checkpoints(folder: Path) -> None:
-    import shutil
-
-    for p in folder.glob("checkpoint-*"):
-        shutil.rmtree(p, ignore_errors=True)
-    # Trainer's pickled arguments name the staging folder: not portable, and not the model.
-    (folder / "training_args.bin").unlink(missing_ok=True)

@@ -1,0 +1,1 @@
+"""DPO: direct preference optimisation (TRL's DPOTrainer), every loss type halo-forge exposes."""

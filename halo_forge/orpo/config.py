@@ -1,0 +1,21 @@
+"""ORPO's config: the shared fields plus λ and the completion length."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field
+
+from halo_forge.config import PreferenceEvalFields
+
+
+class ORPOConfig(PreferenceEvalFields):
+    """Odds-ratio preference optimisation: SFT on chosen + an odds-ratio penalty on rejected, no reference model."""
+
+    modality: ClassVar[str] = "orpo"
+
+    output: Path = Field(Path("outputs/orpo"), description="Folder for the model and training_summary.json.")
+    learning_rate: float = Field(8e-6, gt=0, description="Peak learning rate.")
+    beta: float = Field(0.1, gt=0, description="lambda: weight of the odds-ratio term against the chosen NLL.")
+    max_completion_length: int | None = Field(None, gt=0, description="Maximum tokens per completion (default: no limit beyond --max-length).")

@@ -1,0 +1,21 @@
+"""RM's config: the shared fields plus reward centring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field
+
+from halo_forge.config import TrainConfig
+
+
+class RMConfig(TrainConfig):
+    """Reward model: a sequence-classification head trained on preference pairs (Bradley-Terry, TRL RewardTrainer)."""
+
+    modality: ClassVar[str] = "rm"
+
+    output: Path = Field(Path("outputs/rm"), description="Folder for the model and training_summary.json.")
+    learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate.")
+    center_rewards_coefficient: float | None = Field(None, ge=0, description="Weight of the penalty that keeps rewards centred on zero (e.g. 0.01); default off.")
+    eval_batch_size: int = Field(32, gt=0, description="Batch size for held-out scoring.")
