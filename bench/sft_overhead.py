@@ -50,7 +50,8 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="hf-bench-"))
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               HALO_FORGE_HOME=os.environ.get("HALO_FORGE_HOME", str(work / "home")))
+               HALO_FORGE_HOME=os.environ.get("HALO_FORGE_HOME", str(work / "home")),
+               HALO_FORGE_WORKSPACE=str(work / "ws"))
     os.environ.update(env)
     from halo_forge.data.builtin import arithmetic_split
     from halo_forge.models.tiny import ensure_tiny

@@ -160,6 +160,23 @@ def peft_kind(config) -> str:
     return "full" if config.no_lora else ("dora" if config.use_dora else "lora")
 
 
+def set_cpu_threads(backend: str) -> int | None:
+    """Torch threads for CPU training: one core is left to the rest of the run (the Prefect server,
+    tracking, data); on a 2-core machine two torch threads next to any busy process collapse from
+    ~8 to ~1 step/s. `HALO_FORGE_CPU_THREADS` or `OMP_NUM_THREADS` choose explicitly."""
+    if backend != "cpu":
+        return None
+    import os
+
+    import torch
+
+    if os.environ.get("HALO_FORGE_CPU_THREADS"):
+        torch.set_num_threads(max(1, int(os.environ["HALO_FORGE_CPU_THREADS"])))
+    elif not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
+    return torch.get_num_threads()
+
+
 class TorchRun:
     """What every PyTorch trainer shares around its TRL trainer: the backend check, run id, output
     folder, the saved model, the summary and the atomic publish. Subclasses set `modality` and write
@@ -187,6 +204,7 @@ class TorchRun:
         self.callbacks: list = []  # extra TrainerCallbacks (the flow adds MLflow's metric stream)
         self.inputs_extra: dict = {}  # lineage the flow resolved (cache key, digests)
         self.started, self.t0 = now_iso(), time.monotonic()
+        self.cpu_threads = set_cpu_threads(self.caps.backend)
 
     def torch_dtype(self):
         import torch
@@ -216,6 +234,7 @@ class TorchRun:
             "steps_per_second": round(steps / train_seconds, 3) if train_seconds else None,
             "weight_delta_l2": delta_norm, "loss_history": history, "notes": notes,
             "precision": "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32",
+            "cpu_threads": self.cpu_threads,
         }
 
     def finish(self, *, trainer, staging, data, model_ref: str, evaluations: list, train_seconds: float,
