@@ -16,3 +16,13 @@ else
   "${pip[@]}" torch==2.13.0
 fi
 "${pip[@]}" -e ".[${extras}]"
+# the verifier sandbox (halo_forge/verifiers/sandbox.py) prefers bubblewrap; install it where we can
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; } >/dev/null 2>&1 \
+      || echo "could not install bubblewrap: the verifier sandbox will use its fallback (unshare + rlimits)"
+  else
+    echo "bubblewrap (bwrap) not found: the verifier sandbox will use its fallback (unshare + rlimits as root," \
+         "else code-running verifiers need --unsafe-verifier-execution); install it with your package manager"
+  fi
+fi

@@ -66,11 +66,13 @@ def quickstart(
 from halo_forge.cli import platform, replay as replay_cli, runs, sft, workspace as workspace_cli  # noqa: E402
 
 from halo_forge.cli import dpo, orpo, rm  # noqa: E402
+from halo_forge.cli import verifiers as verifiers_cli  # noqa: E402
 
 app.add_typer(sft.app, name="sft")
 app.add_typer(dpo.app, name="dpo")
 app.add_typer(orpo.app, name="orpo")
 app.add_typer(rm.app, name="rm")
+app.add_typer(verifiers_cli.app, name="verifiers")
 app.add_typer(platform.recipe_app, name="recipe")
 app.add_typer(runs.app, name="runs")
 app.add_typer(replay_cli.app, name="replay")
