@@ -120,7 +120,9 @@ def detect_isolation() -> str:
             candidates = ["bwrap", "unshare"]
         for cand in candidates:
             if cand == "bwrap" and shutil.which("bwrap"):
-                if _probe(_bwrap_prefix(Path("/tmp"), Limits(), bind=False) + ["/bin/sh", "-c", "echo ok"]):
+                # the same shape as a real run: the sandboxed interpreter must start
+                if _probe(_bwrap_prefix(Path("/tmp"), Limits(), bind=False)
+                          + [sys.executable, "-I", "-c", "print('ok')"]):
                     level = "bwrap"
                     break
             if cand == "unshare" and os.geteuid() == 0 and shutil.which("unshare") and shutil.which("setpriv"):
@@ -315,12 +317,25 @@ def _clean_env(home: str, extra: Mapping[str, str] | None = None) -> dict[str, s
     return env
 
 
+def _paths_under_tmp() -> list[str]:
+    """The interpreter, its environment and this package, where they live under /tmp: the sandbox's
+    private tmpfs /tmp would hide them, so they are bound back read-only."""
+    import halo_forge
+
+    found = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, os.path.dirname(sys.executable),
+                                           os.path.dirname(os.path.realpath(sys.executable)),
+                                           str(Path(halo_forge.__file__).resolve().parents[1]))}
+    return sorted(p for p in found if p.startswith("/tmp/"))
+
+
 def _bwrap_prefix(scratch: Path, limits: Limits, bind: bool = True) -> list[str]:
     # --as-pid-1: our shell is the namespace's init (one process fewer per run); when it exits the
     # kernel kills everything left in the namespace
     argv = ["bwrap", "--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session", "--ro-bind", "/", "/",
             "--dev", "/dev", "--proc", "/proc", "--size", str(limits.tmpfs_mb << 20), "--tmpfs", "/tmp",
             "--hostname", "sandbox", "--uid", str(NOBODY), "--gid", str(NOBODY), "--cap-drop", "ALL"]
+    for path in _paths_under_tmp():
+        argv += ["--ro-bind", path, path]
     if bind:
         argv += ["--bind", str(scratch), SANDBOX_DIR, "--chdir", SANDBOX_DIR]
     return argv
