@@ -4,7 +4,7 @@ set -uo pipefail
 venv=${VENV:-.venv}
 export PREFECT_SERVER_ANALYTICS_ENABLED=false MLFLOW_DISABLE_TELEMETRY=true HF_HUB_OFFLINE=1 \
        TOKENIZERS_PARALLELISM=false TRL_EXPERIMENTAL_SILENCE=1
-"$venv/bin/python" -m pytest "$@"
+"$venv/bin/python" -m pytest --durations=15 "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "pytest collected no tests: failing, since a green run must have tested something" >&2
