@@ -21,6 +21,10 @@ TRAINERS: dict[str, tuple[str, str, str]] = {
              "halo_forge.data.preference:load_preference_data"),
     "rm": ("halo_forge.rm.config:RMConfig", "halo_forge.rm._dispatch:get_rm_trainer",
            "halo_forge.data.preference:load_preference_data"),
+    "grpo": ("halo_forge.grpo.config:GRPOConfig", "halo_forge.grpo._dispatch:get_grpo_trainer",
+             "halo_forge.data.prompts:load_prompt_data"),
+    "raft": ("halo_forge.raft.config:RAFTConfig", "halo_forge.raft._dispatch:get_raft_trainer",
+             "halo_forge.data.prompts:load_prompt_data"),
 }
 
 

@@ -105,7 +105,7 @@ def test_recipe_chains_stages_and_caches_each(workspace, capsys):
 
 
 @pytest.mark.parametrize("body, expect", [
-    ("name: x\nstages:\n  - trainer: sft\n    config: {dataset: arithmetic}\n  - trainer: grpo\n", ":5: unknown stage trainer 'grpo'"),
+    ("name: x\nstages:\n  - trainer: sft\n    config: {dataset: arithmetic}\n  - trainer: vlm\n", ":5: unknown stage trainer 'vlm'"),
     ("name: x\nstages:\n  - trainer: sft\n    config: {dataset: arithmetic, learning_rate: -1}\n", ":3: stage 'sft'"),
     ("name: x\nstages: [\n", "invalid YAML"),
     ("name: x\n", "non-empty `stages:`"),
@@ -121,12 +121,13 @@ def test_bad_recipes_exit_2_naming_the_line(workspace, capsys, body, expect):
 
 def test_shipped_quickstart_recipe_matches_the_quickstart(workspace):
     from halo_forge.orchestration.recipe import load_recipe
-    from halo_forge.quickstart import QUICKSTART_DPO, QUICKSTART_SFT
+    from halo_forge.quickstart import QUICKSTART_DPO, QUICKSTART_GRPO, QUICKSTART_SFT
 
     recipe = load_recipe(Path(__file__).parents[1] / "recipes" / "quickstart.yaml")
     assert recipe.stages[0].config == QUICKSTART_SFT
-    assert [(s.name, s.trainer) for s in recipe.stages] == [("sft", "sft"), ("dpo", "dpo")]
+    assert [(s.name, s.trainer) for s in recipe.stages] == [("sft", "sft"), ("dpo", "dpo"), ("grpo", "grpo")]
     assert recipe.stages[1].config == QUICKSTART_DPO  # its model is the sft stage's output
+    assert recipe.stages[2].config == QUICKSTART_GRPO  # its model is the dpo stage's output
 
 
 def test_every_shipped_recipe_opens_with_its_command_and_validates():

@@ -1,5 +1,6 @@
 """The offline quickstart end to end: it must really teach the tiny model (≥ 30 points held-out), and
-its DPO stage must raise held-out preference accuracy without costing more than 2 points of task accuracy."""
+its DPO stage must raise held-out preference accuracy without costing more than 2 points of task accuracy,
+and its GRPO stage must raise held-out task accuracy above its post-DPO value."""
 
 from halo_forge.cli.main import main
 from halo_forge.summary import TrainingSummary
@@ -27,3 +28,13 @@ def test_quickstart_learns_addition(tmp_path, capsys):
     assert task.after >= task.before - 0.02, f"DPO cost task accuracy {task.before} -> {task.after}"
     assert dpo.effectiveness.verdict == "passed"
     assert "preference accuracy:" in out and "after DPO" in out
+
+    grpo = TrainingSummary.read(tmp_path / "grpo")
+    assert grpo.modality == "grpo" and grpo.model_name == dpo.outputs.model_path
+    gacc = grpo.effectiveness.evaluation
+    assert gacc.metric == "heldout_accuracy" and gacc.n == 200
+    assert abs(gacc.before - task.after) <= 0.01  # GRPO starts where DPO ended (same 200 problems)
+    assert gacc.after > gacc.before, f"GRPO did not raise held-out accuracy {gacc.before} -> {gacc.after}"
+    assert grpo.effectiveness.verdict == "passed" and grpo.weights_updated
+    assert grpo.inputs.verifier.startswith("math{")
+    assert "after GRPO" in out

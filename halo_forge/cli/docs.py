@@ -52,6 +52,9 @@ def render() -> str:
         "  --learning-rate 2e-4 --optim adamw_torch"),
         SFT_NOTES]
     parts += preference_sections()
+    from halo_forge.cli.rl_docs import rl_sections
+
+    parts += rl_sections()
     return "\n".join(parts)
 
 

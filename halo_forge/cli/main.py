@@ -32,34 +32,40 @@ def quickstart(
     seed: int = typer.Option(42, help="Random seed."),
     max_steps: int = typer.Option(None, help="Override the SFT step count (default 600)."),
     dpo_max_steps: int = typer.Option(None, help="Override the DPO step count (default 100)."),
+    grpo_max_steps: int = typer.Option(None, help="Override the GRPO step count (default 300)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Train even if this exact run is already recorded."),
 ) -> None:
-    """Offline demo: the built-in tiny model learns two-digit addition (SFT, then DPO) on CPU in a few minutes."""
+    """Offline demo: the built-in tiny model learns two-digit addition (SFT, DPO, then GRPO) on CPU in a few minutes."""
     from rich.console import Console
 
     from halo_forge import quickstart as qs
     from halo_forge.cli.report import print_run
 
     console = Console()
-    console.print("[bold]halo-forge quickstart[/]: SFT then DPO of the built-in tiny model (halo-forge/tiny, ~1M "
+    console.print("[bold]halo-forge quickstart[/]: SFT, DPO then GRPO of the built-in tiny model (halo-forge/tiny, ~1M "
                   "params) on two-digit addition, fully offline.")
     console.print("The SFT labels come from a sloppy teacher that forgets the carry on 60 % of carry problems; "
                   "held-out accuracy is scored against the true sums. DPO then prefers the true sum over the "
-                  "dropped-carry answer SFT copied.\n")
+                  "dropped-carry answer SFT copied; GRPO samples answers and rewards the ones the `math` "
+                  "verifier finds equal to the true sum.\n")
     sft = print_run(qs.sft_config(output_dir, seed, max_steps), no_cache=no_cache, console=console)
     console.print()
     dpo = print_run(qs.dpo_config(output_dir, sft.outputs.model_path, seed, dpo_max_steps), no_cache=no_cache,
                     console=console)
+    console.print()
+    grpo = print_run(qs.grpo_config(output_dir, dpo.outputs.model_path, seed, grpo_max_steps), no_cache=no_cache,
+                     console=console)
 
     def figure(summary, metric: str, stage: str) -> str:
         ev = next((e for e in summary.effectiveness.evaluations if e.metric == metric), None)
         return "-" if ev is None else f"{ev.before:.1%} before {stage} -> {ev.after:.1%} after {stage}"
 
     console.print("\n[bold]held-out results (200 problems never trained on)[/]")
-    for stage, summary in (("SFT", sft), ("DPO", dpo)):
+    for stage, summary in (("SFT", sft), ("DPO", dpo), ("GRPO", grpo)):
+        pref = figure(summary, 'heldout_preference_accuracy', stage)
         console.print(f"  {stage}: held-out accuracy: {figure(summary, 'heldout_accuracy', stage)}; "
-                      f"preference accuracy: {figure(summary, 'heldout_preference_accuracy', stage)}; "
-                      f"verdict {summary.effectiveness.verdict}", soft_wrap=True)
+                      + (f"preference accuracy: {pref}; " if pref != "-" else "")
+                      + f"verdict {summary.effectiveness.verdict}", soft_wrap=True)
 
 
 # Command groups: each module imports only typer/rich at load; trainers and services load lazily.
@@ -67,12 +73,15 @@ from halo_forge.cli import platform, replay as replay_cli, runs, sft, workspace 
 
 from halo_forge.cli import dpo, orpo, rm  # noqa: E402
 from halo_forge.cli import verifiers as verifiers_cli  # noqa: E402
+from halo_forge.cli import rlcmd  # noqa: E402
 
 app.add_typer(sft.app, name="sft")
 app.add_typer(dpo.app, name="dpo")
 app.add_typer(orpo.app, name="orpo")
 app.add_typer(rm.app, name="rm")
 app.add_typer(verifiers_cli.app, name="verifiers")
+app.add_typer(rlcmd.grpo_app, name="grpo")
+app.add_typer(rlcmd.raft_app, name="raft")
 app.add_typer(platform.recipe_app, name="recipe")
 app.add_typer(runs.app, name="runs")
 app.add_typer(replay_cli.app, name="replay")
@@ -87,6 +96,8 @@ def _build() -> "typer.main.click.Group":
     group.commands["sft"].add_command(sft.train_command(), "train")
     for name, module in (("dpo", dpo), ("orpo", orpo), ("rm", rm)):
         group.commands[name].add_command(module.train_command(), "train")
+    for name in ("grpo", "raft"):
+        group.commands[name].add_command(rlcmd.train_command(name), "train")
     return group
 
 

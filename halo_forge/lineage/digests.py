@@ -19,6 +19,8 @@ PACKAGE = Path(__file__).resolve().parents[1]
 NOT_MODEL = frozenset({"training_summary.json", "training_args.bin", "README.md", "halo_forge_run.json"})
 # Modules every trainer's result depends on, besides its own folder.
 SHARED_CODE = ("config.py", "backend.py", "training.py", "evaluation.py", "summary.py", "data", "models")
+# what the RL trainers (GRPO, RAFT) share besides (the verifiers enter the key through their own identity)
+RL_CODE = ("rl.py", "rollout")
 
 
 def sha256_json(obj) -> str:
@@ -81,7 +83,7 @@ def model_digest(ref: str) -> str:
 def code_digest(modality: str) -> str:
     """Digest of the trainer's own folder plus the shared modules its results depend on."""
     h = hashlib.sha256()
-    for name in (modality, *SHARED_CODE):
+    for name in (modality, *SHARED_CODE, *(RL_CODE if modality in ("grpo", "raft") else ())):
         target = PACKAGE / name
         if target.exists():
             h.update(name.encode() + b"\0" + tree_digest(target, (".py", ".jinja", ".json")).encode())

@@ -1,0 +1,1 @@
+"""GRPO: group-relative policy optimisation with verifier rewards (TRL's GRPOTrainer)."""

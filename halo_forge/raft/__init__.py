@@ -1,0 +1,1 @@
+"""RAFT: reward-ranked fine-tuning — sample, verify, keep the best, fine-tune on them, repeat."""

@@ -1,0 +1,151 @@
+"""What the RL trainers (GRPO, RAFT) share: the verifier fields of their configs, the configured
+verifiers, the bridge to TRL ``reward_funcs`` and the held-out pass rate (their effectiveness figure)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from halo_forge.config import TrainConfig
+
+RolloutEngine = Literal["auto", "torch", "vllm", "mlx"]
+
+
+class RLFields(TrainConfig):
+    """Fields GRPO and RAFT share: prompts data, verifiers, sampling and held-out evaluation."""
+
+    verifiers: list[str] = Field(["math"], description="Verifier(s) scoring each completion (`halo-forge verifiers list`); on the command line --verifier NAME, repeatable.")
+    verifier_weights: list[float] | None = Field(None, description="One weight per verifier (default: equal); on the command line --verifier-weight W, repeatable.")
+    verifier_args: list[str] = Field([], description="Verifier options key=value (NAME:key=value targets one verifier); on the command line --verifier-arg, repeatable.")
+    unsafe_verifier_execution: bool = Field(False, description="Allow code-running verifiers without a sandbox (only on a machine you can lose).")
+    rollout_engine: RolloutEngine = Field("auto", description="Sampling engine: auto (vllm on a GPU when installed, else torch), torch, vllm or mlx.")
+    vllm_mode: Literal["colocate", "server"] = Field("colocate", description="With the vllm engine: colocate (in this process) or server (a running `trl vllm-serve`).")
+    temperature: float = Field(0.9, gt=0, description="Sampling temperature of the rollouts.")
+    max_completion_length: int = Field(256, gt=0, description="Maximum new tokens per sampled completion.")
+    eval_batch_size: int = Field(64, gt=0, description="Batch size for held-out evaluation.")
+
+    @model_validator(mode="after")
+    def _rl_checks(self) -> "RLFields":
+        problems = []
+        if not self.verifiers:
+            problems.append("give at least one --verifier")
+        if self.verifier_weights is not None and len(self.verifier_weights) != len(self.verifiers):
+            problems.append(f"{len(self.verifier_weights)} --verifier-weight values for {len(self.verifiers)} "
+                            "--verifier: give one weight per verifier")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def verifier_options(self) -> dict[str, dict[str, Any]]:
+        from halo_forge.verifiers import parse_verifier_args
+
+        out: dict[str, dict[str, Any]] = {name: {} for name in self.verifiers}
+        for pair in self.verifier_args:
+            head, eq, _ = pair.partition("=")
+            target, colon, key = head.partition(":")
+            if colon and eq:
+                if target not in out:
+                    from halo_forge.errors import ConfigError
+
+                    raise ConfigError(f"--verifier-arg {pair!r} names verifier {target!r}, which is not among "
+                                      f"--verifier {', '.join(self.verifiers)}")
+                out[target].update(parse_verifier_args([pair[len(target) + 1:]]))
+            else:
+                for name in out:
+                    out[name].update(parse_verifier_args([pair]))
+        for name, opts in out.items():
+            if self.unsafe_verifier_execution and _runs_code(name):
+                opts.setdefault("unsafe", True)
+        return out
+
+    @property
+    def verifier(self) -> str:
+        """Identity of the configured verifiers (name, options, code digest): the cache key's verifier."""
+        from halo_forge.verifiers import verifier_identity
+
+        opts = self.verifier_options()
+        weights = self.verifier_weights or [1.0] * len(self.verifiers)
+        return "+".join(f"{w:g}*{verifier_identity(n, opts[n])}" if len(self.verifiers) > 1 else
+                        verifier_identity(n, opts[n]) for n, w in zip(self.verifiers, weights))
+
+
+def _runs_code(name: str) -> bool:
+    from halo_forge.verifiers import available_verifiers
+
+    entry = available_verifiers().get(name)
+    return bool(entry and entry.cls.runs_code)
+
+
+def build_verifiers(config) -> list[tuple[str, Any, float]]:
+    """[(name, verifier instance, weight)] for the config (unknown names: exit 2 listing the known ones)."""
+    from halo_forge.verifiers import get_verifier
+
+    opts = config.verifier_options()
+    weights = config.verifier_weights or [1.0] * len(config.verifiers)
+    return [(n, get_verifier(n, **opts[n]), float(w)) for n, w in zip(config.verifiers, weights)]
+
+
+def completion_text(completion) -> str:
+    """TRL hands conversational completions as message lists: the assistant's text."""
+    if isinstance(completion, list):
+        return "".join(m.get("content", "") for m in completion if isinstance(m, dict))
+    return str(completion)
+
+
+def score(verifiers, completions: list[str], rows: list[dict]) -> list[dict]:
+    """Weighted reward per completion: {reward, passed (all verifiers passed), reason (first failing)}."""
+    total = sum(w for _, _, w in verifiers) or 1.0
+    results = [v.verify_batch(completions, rows) for _, v, _ in verifiers]
+    out = []
+    for i in range(len(completions)):
+        per = [r[i] for r in results]
+        reward = sum(w * r.reward for (_, _, w), r in zip(verifiers, per)) / total
+        failing = next((r.reason for r in per if not r.passed), None)
+        out.append({"reward": reward, "passed": all(r.passed for r in per), "reason": failing or "passed"})
+    return out
+
+
+def reward_funcs(verifiers, row_fields: list[str], *, memo_size: int = 200_000) -> list:
+    """One TRL reward function per verifier; each rebuilds its rows from the ground-truth columns TRL
+    passes as keyword arguments (one value per completion). Verdicts are memoised per (completion, row)
+    within the run: groups repeat the same answers often, and a verifier's verdict on the same input
+    does not change."""
+    import json
+
+    funcs = []
+    for name, verifier, _w in verifiers:
+        memo: dict[str, float] = {}
+
+        def fn(prompts, completions, _v=verifier, _memo=memo, **kwargs):
+            n = len(completions)
+            rows = [{k: kwargs[k][i] for k in row_fields if k in kwargs} for i in range(n)]
+            texts = [completion_text(c) for c in completions]
+            keys = [json.dumps([t, r], sort_keys=True, default=str) for t, r in zip(texts, rows)]
+            todo = sorted({i for i, k in enumerate(keys) if k not in _memo}, key=lambda i: keys[i])
+            todo = list({keys[i]: i for i in todo}.values())  # one verification per distinct input
+            if todo:
+                results = _v.verify_batch([texts[i] for i in todo], [rows[i] for i in todo])
+                if len(_memo) > memo_size:
+                    _memo.clear()
+                for i, r in zip(todo, results):
+                    _memo[keys[i]] = r.reward
+            return [_memo[k] for k in keys]
+
+        fn.__name__ = f"verifier_{name}"
+        funcs.append(fn)
+    return funcs
+
+
+def pass_rate(model, tokenizer, verifiers, rows: list[dict], *, max_new_tokens: int, batch_size: int) -> tuple[float, int] | None:
+    """Held-out task accuracy: fraction of prompts whose greedy completion passes every verifier."""
+    from halo_forge.evaluation import generate, prompt_text
+
+    if not rows:
+        return None
+    texts = generate(model, tokenizer, [prompt_text(r, tokenizer) for r in rows], max_new_tokens=max_new_tokens,
+                     batch_size=batch_size)
+    scored = score(verifiers, texts, rows)
+    return sum(s["passed"] for s in scored) / len(rows), len(rows)
+
