@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import platform
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
+from typing import Any
 
 from halo_forge.backend import Capabilities
 
@@ -177,6 +179,17 @@ def set_cpu_threads(backend: str) -> int | None:
     return torch.get_num_threads()
 
 
+@dataclass
+class Measured:
+    """What `TorchRun.train_measured` returns: held-out figures before/after and the shared extras."""
+
+    before: Any
+    after: Any
+    train_seconds: float
+    moved: bool
+    extra: dict
+
+
 class TorchRun:
     """What every PyTorch trainer shares around its TRL trainer: the backend check, run id, output
     folder, the saved model, the summary and the atomic publish. Subclasses set `modality` and write
@@ -221,6 +234,26 @@ class TorchRun:
             finish_adapter(trainer.model, staging, model_name=self.config.model, initial=initial)
         tokenizer.save_pretrained(str(staging))
         drop_checkpoints(staging)
+
+    def train_measured(self, trainer, tokenizer, staging, measure, *, data, progress, notes: list,
+                       adapter_init: bool = True) -> "Measured":
+        """The sequence every trainer runs: snapshot the trainable weights, measure held-out figures,
+        train, measure again, check the weights moved, save the model; plus the shared `extra` fields."""
+        from halo_forge.models.loading import save_initial_adapter
+
+        snapshot = trainable_snapshot(trainer.model)
+        initial = save_initial_adapter(trainer.model, self.config, staging) if adapter_init else None  # PiSSA/OLoRA
+        before = measure()
+        start = time.monotonic()
+        result = trainer.train()
+        train_seconds = time.monotonic() - start
+        after = measure()
+        moved, delta_norm = weights_changed(trainer.model, snapshot)
+        steps = int(trainer.state.global_step)
+        self.save(trainer, tokenizer, staging, initial=initial)
+        extra = self.base_extra(trainer, data=data, train_seconds=train_seconds, steps=steps, delta_norm=delta_norm,
+                                history=progress.history, notes=notes, result=result)
+        return Measured(before=before, after=after, train_seconds=train_seconds, moved=moved, extra=extra)
 
     def base_extra(self, trainer, *, data, train_seconds: float, steps: int, delta_norm: float, history: list,
                    notes: list, result=None) -> dict:

@@ -19,7 +19,7 @@ from halo_forge import training
 from halo_forge.dpo.config import DPOConfig
 from halo_forge.dpo.losses import trainer_class, trl_loss_spec
 from halo_forge.evaluation import preference_evaluations, preference_judgement
-from halo_forge.models.loading import load_causal_lm, load_tokenizer, peft_config, resolve_model, save_initial_adapter
+from halo_forge.models.loading import load_causal_lm, load_tokenizer, peft_config, resolve_model
 from halo_forge.summary import TrainingSummary
 
 # TRL's logged DPO metrics kept as histories in summary.extra
@@ -92,23 +92,11 @@ class TorchDPOTrainer(training.TorchRun):
         try:
             progress = make_callback("dpo", quiet=self.quiet)
             trainer = self.build(data, tokenizer, model_ref, staging, callbacks=[progress, *self.callbacks])
-            snapshot = training.trainable_snapshot(trainer.model)
-            initial = save_initial_adapter(trainer.model, cfg, staging)  # PiSSA/OLoRA only
             measure = lambda: preference_evaluations(  # noqa: E731
                 trainer.model, tokenizer, data.heldout, max_new_tokens=cfg.eval_max_new_tokens,
                 batch_size=cfg.eval_batch_size)
-
-            before = measure()
-            train_start = time.monotonic()
-            result = trainer.train()
-            train_seconds = time.monotonic() - train_start
-            after = measure()
-
-            moved, delta_norm = training.weights_changed(trainer.model, snapshot)
-            steps = int(trainer.state.global_step)
-            self.save(trainer, tokenizer, staging, initial=initial)
-            extra = self.base_extra(trainer, data=data, train_seconds=train_seconds, steps=steps,
-                                    delta_norm=delta_norm, history=progress.history, notes=notes, result=result)
+            run = self.train_measured(trainer, tokenizer, staging, measure, data=data, progress=progress, notes=notes)
+            extra = run.extra
             extra.update({
                 "beta": cfg.beta, "loss_type": cfg.loss_type, "label_smoothing": cfg.label_smoothing,
                 "reference_free": cfg.reference_free, "rpo_alpha": cfg.rpo_alpha if cfg.loss_type == "rpo" else None,
@@ -118,8 +106,8 @@ class TorchDPOTrainer(training.TorchRun):
                 **training.metric_histories(trainer.state.log_history, DPO_METRICS),
             })
             return self.finish(trainer=trainer, staging=staging, data=data, model_ref=model_ref,
-                               evaluations=preference_judgement(before, after), train_seconds=train_seconds, moved=moved,
-                               extra=extra)
+                               evaluations=preference_judgement(run.before, run.after),
+                               train_seconds=run.train_seconds, moved=run.moved, extra=extra)
         except BaseException:
             self.output.abort()
             raise

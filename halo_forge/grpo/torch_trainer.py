@@ -17,7 +17,7 @@ import time
 from halo_forge import rl, training
 from halo_forge.grpo.config import GRPOConfig
 from halo_forge.models.loading import (ensure_chat_template, load_causal_lm, load_tokenizer, peft_config,
-                                       resolve_model, save_initial_adapter)
+                                       resolve_model)
 from halo_forge.rollout import resolve_engine, trl_generation_args
 from halo_forge.summary import Evaluation, TrainingSummary
 
@@ -90,24 +90,14 @@ class TorchGRPOTrainer(training.TorchRun):
         try:
             progress = make_callback("grpo", quiet=self.quiet)
             trainer = self.build(data, tokenizer, model_ref, staging, callbacks=[progress, *self.callbacks])
-            snapshot = training.trainable_snapshot(trainer.model)
-            initial = save_initial_adapter(trainer.model, cfg, staging)
             measure = lambda: rl.pass_rate(trainer.model, tokenizer, self.verifiers, data.heldout,  # noqa: E731
                                            max_new_tokens=cfg.eval_max_new_tokens, batch_size=cfg.eval_batch_size)
-            before = measure()
-            train_start = time.monotonic()
-            result = trainer.train()
-            train_seconds = time.monotonic() - train_start
-            after = measure()
-
-            moved, delta_norm = training.weights_changed(trainer.model, snapshot)
-            steps = int(trainer.state.global_step)
-            self.save(trainer, tokenizer, staging, initial=initial)
+            run = self.train_measured(trainer, tokenizer, staging, measure, data=data, progress=progress, notes=notes)
+            before, after = run.before, run.after
             evaluations = []
             if before is not None:
                 evaluations.append(Evaluation.of("heldout_accuracy", before[0], after[0], n=before[1]))
-            extra = self.base_extra(trainer, data=data, train_seconds=train_seconds, steps=steps,
-                                    delta_norm=delta_norm, history=progress.history, notes=notes, result=result)
+            extra = run.extra
             extra.update({
                 "evaluation_metric": "held-out verifier pass rate (greedy)",
                 "verifiers": list(cfg.verifiers), "verifier_weights": [w for _, _, w in self.verifiers],
@@ -119,7 +109,7 @@ class TorchGRPOTrainer(training.TorchRun):
                 **training.metric_histories(trainer.state.log_history, GRPO_METRICS),
             })
             return self.finish(trainer=trainer, staging=staging, data=data, model_ref=model_ref,
-                               evaluations=evaluations, train_seconds=train_seconds, moved=moved, extra=extra)
+                               evaluations=evaluations, train_seconds=run.train_seconds, moved=run.moved, extra=extra)
         except BaseException:
             self.output.abort()
             raise

@@ -69,25 +69,17 @@ class TorchRMTrainer(training.TorchRun):
         try:
             progress = make_callback("rm", quiet=self.quiet)
             trainer = self.build(data, tokenizer, model_ref, staging, callbacks=[progress, *self.callbacks])
-            snapshot = training.trainable_snapshot(trainer.model)
-
-            before = pairwise_accuracy(trainer.model, tokenizer, data.heldout)
-            train_start = time.monotonic()
-            result = trainer.train()
-            train_seconds = time.monotonic() - train_start
-            after = pairwise_accuracy(trainer.model, tokenizer, data.heldout)
-
-            moved, delta_norm = training.weights_changed(trainer.model, snapshot)
-            steps = int(trainer.state.global_step)
-            self.save(trainer, tokenizer, staging)
+            measure = lambda: pairwise_accuracy(trainer.model, tokenizer, data.heldout)  # noqa: E731
+            run = self.train_measured(trainer, tokenizer, staging, measure, data=data, progress=progress, notes=notes,
+                                      adapter_init=False)
+            before, after = run.before, run.after
             evaluations = [] if before is None else [
                 Evaluation.of("heldout_pairwise_accuracy", before[0], after[0], n=before[1])]
-            extra = self.base_extra(trainer, data=data, train_seconds=train_seconds, steps=steps,
-                                    delta_norm=delta_norm, history=progress.history, notes=notes, result=result)
+            extra = run.extra
             extra.update({"center_rewards_coefficient": cfg.center_rewards_coefficient, "head": "sequence_classification",
                           **training.metric_histories(trainer.state.log_history, RM_METRICS)})
             return self.finish(trainer=trainer, staging=staging, data=data, model_ref=model_ref,
-                               evaluations=evaluations, train_seconds=train_seconds, moved=moved, extra=extra)
+                               evaluations=evaluations, train_seconds=run.train_seconds, moved=run.moved, extra=extra)
         except BaseException:
             self.output.abort()
             raise

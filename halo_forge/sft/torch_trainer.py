@@ -14,8 +14,7 @@ from pathlib import Path
 
 from halo_forge import training
 from halo_forge.data import SplitData, load_sft_data
-from halo_forge.models.loading import (PLAIN_CHAT_TEMPLATE, load_causal_lm, load_tokenizer, peft_config, resolve_model,
-                                       save_initial_adapter)
+from halo_forge.models.loading import (PLAIN_CHAT_TEMPLATE, load_causal_lm, load_tokenizer, peft_config, resolve_model)
 from halo_forge.summary import Evaluation, TrainingSummary
 
 
@@ -90,21 +89,12 @@ class TorchSFTTrainer(training.TorchRun):
                                  eval_dataset=eval_ds, processing_class=tokenizer, peft_config=peft_config(cfg),
                                  callbacks=[progress, *self.callbacks])
             training.quiet_trainer(trainer)
-            snapshot = training.trainable_snapshot(trainer.model)
-            initial = save_initial_adapter(trainer.model, cfg, staging)  # PiSSA/OLoRA only
             gen_tokens = cfg.eval_max_new_tokens
-
-            before_loss = trainer.evaluate()["eval_loss"] if eval_ds is not None else None
-            before_acc = task_accuracy(trainer.model, tokenizer, data.heldout, max_new_tokens=gen_tokens)
-            train_start = time.monotonic()
-            result = trainer.train()
-            train_seconds = time.monotonic() - train_start
-            after_loss = trainer.evaluate()["eval_loss"] if eval_ds is not None else None
-            after_acc = task_accuracy(trainer.model, tokenizer, data.heldout, max_new_tokens=gen_tokens)
-
-            moved, delta_norm = training.weights_changed(trainer.model, snapshot)
-            steps = int(trainer.state.global_step)
-            self.save(trainer, tokenizer, staging, initial=initial)
+            measure = lambda: (  # noqa: E731
+                trainer.evaluate()["eval_loss"] if eval_ds is not None else None,
+                task_accuracy(trainer.model, tokenizer, data.heldout, max_new_tokens=gen_tokens))
+            run = self.train_measured(trainer, tokenizer, staging, measure, data=data, progress=progress, notes=notes)
+            (before_loss, before_acc), (after_loss, after_acc) = run.before, run.after
 
             evaluations = []
             n_eval = len(data.heldout)
@@ -114,11 +104,10 @@ class TorchSFTTrainer(training.TorchRun):
             if before_loss is not None:
                 evaluations.append(Evaluation.of("heldout_loss", before_loss, after_loss,
                                                  higher_is_better=False, n=n_eval))
-            extra = self.base_extra(trainer, data=data, train_seconds=train_seconds, steps=steps,
-                                    delta_norm=delta_norm, history=progress.history, notes=notes, result=result)
+            extra = run.extra
             extra["packing"] = cfg.packing
             return self.finish(trainer=trainer, staging=staging, data=data, model_ref=model_ref,
-                               evaluations=evaluations, train_seconds=train_seconds, moved=moved, extra=extra)
+                               evaluations=evaluations, train_seconds=run.train_seconds, moved=run.moved, extra=extra)
         except BaseException:
             self.output.abort()
             raise
