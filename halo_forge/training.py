@@ -235,6 +235,22 @@ class TorchRun:
         tokenizer.save_pretrained(str(staging))
         drop_checkpoints(staging)
 
+    def prepare(self, load_data, *, chat_template: bool = False):
+        """Start the clock, quiet the libraries, load the rows (unless the flow passed them), resolve the
+        model and its tokenizer; returns (data, model_ref, tokenizer, notes)."""
+        from halo_forge.models.loading import ensure_chat_template, load_tokenizer, resolve_model
+
+        self.started, self.t0 = now_iso(), time.monotonic()
+        quiet_libraries()
+        data = self.data if self.data is not None else load_data(self.config)
+        model_ref = resolve_model(self.config.model)
+        tokenizer = load_tokenizer(model_ref)
+        notes = list(data.notes)
+        note = ensure_chat_template(tokenizer) if chat_template else None
+        if note:
+            notes.append(note)
+        return data, model_ref, tokenizer, notes
+
     def train_measured(self, trainer, tokenizer, staging, measure, *, data, progress, notes: list,
                        adapter_init: bool = True) -> "Measured":
         """The sequence every trainer runs: snapshot the trainable weights, measure held-out figures,

@@ -13,13 +13,12 @@ are precomputed once (TRL's precompute_ref_log_probs); otherwise a frozen copy o
 
 from __future__ import annotations
 
-import time
 
 from halo_forge import training
 from halo_forge.dpo.config import DPOConfig
 from halo_forge.dpo.losses import trainer_class, trl_loss_spec
 from halo_forge.evaluation import preference_evaluations, preference_judgement
-from halo_forge.models.loading import load_causal_lm, load_tokenizer, peft_config, resolve_model
+from halo_forge.models.loading import load_causal_lm, peft_config, resolve_model
 from halo_forge.summary import TrainingSummary
 
 # TRL's logged DPO metrics kept as histories in summary.extra
@@ -82,12 +81,7 @@ class TorchDPOTrainer(training.TorchRun):
         from halo_forge.progress import make_callback
 
         cfg = self.config
-        self.started, self.t0 = training.now_iso(), time.monotonic()
-        training.quiet_libraries()
-        data = self.data if self.data is not None else load_preference_data(cfg)
-        model_ref = resolve_model(cfg.model)
-        tokenizer = load_tokenizer(model_ref)
-        notes = list(data.notes)
+        data, model_ref, tokenizer, notes = self.prepare(load_preference_data)
         staging = self.output.open()
         try:
             progress = make_callback("dpo", quiet=self.quiet)

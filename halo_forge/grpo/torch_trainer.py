@@ -12,12 +12,10 @@ rebuilds the row for the verifier.
 
 from __future__ import annotations
 
-import time
 
 from halo_forge import rl, training
 from halo_forge.grpo.config import GRPOConfig
-from halo_forge.models.loading import (ensure_chat_template, load_causal_lm, load_tokenizer, peft_config,
-                                       resolve_model)
+from halo_forge.models.loading import load_causal_lm, peft_config
 from halo_forge.rollout import resolve_engine, trl_generation_args
 from halo_forge.summary import Evaluation, TrainingSummary
 
@@ -77,15 +75,7 @@ class TorchGRPOTrainer(training.TorchRun):
         from halo_forge.progress import make_callback
 
         cfg = self.config
-        self.started, self.t0 = training.now_iso(), time.monotonic()
-        training.quiet_libraries()
-        data = self.data if self.data is not None else load_prompt_data(cfg)
-        model_ref = resolve_model(cfg.model)
-        tokenizer = load_tokenizer(model_ref)
-        notes = list(data.notes)
-        note = ensure_chat_template(tokenizer)
-        if note:
-            notes.append(note)
+        data, model_ref, tokenizer, notes = self.prepare(load_prompt_data, chat_template=True)
         staging = self.output.open()
         try:
             progress = make_callback("grpo", quiet=self.quiet)

@@ -10,11 +10,10 @@ applied to chat rows), measure, train, measure, judge, publish.
 from __future__ import annotations
 
 import os
-import time
 
 from halo_forge import training
 from halo_forge.evaluation import preference_evaluations, preference_judgement
-from halo_forge.models.loading import (ensure_chat_template, load_causal_lm, load_tokenizer, peft_config, resolve_model)
+from halo_forge.models.loading import load_causal_lm, peft_config
 from halo_forge.orpo.config import ORPOConfig
 from halo_forge.summary import TrainingSummary
 
@@ -61,15 +60,7 @@ class TorchORPOTrainer(training.TorchRun):
         from halo_forge.progress import make_callback
 
         cfg = self.config
-        self.started, self.t0 = training.now_iso(), time.monotonic()
-        training.quiet_libraries()
-        data = self.data if self.data is not None else load_preference_data(cfg)
-        model_ref = resolve_model(cfg.model)
-        tokenizer = load_tokenizer(model_ref)
-        notes = list(data.notes)
-        note = ensure_chat_template(tokenizer)
-        if note:
-            notes.append(note)
+        data, model_ref, tokenizer, notes = self.prepare(load_preference_data, chat_template=True)
         staging = self.output.open()
         try:
             progress = make_callback("orpo", quiet=self.quiet)

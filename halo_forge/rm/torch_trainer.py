@@ -8,11 +8,10 @@ The saved folder scores text with `halo_forge.rm.score(path, texts)`.
 
 from __future__ import annotations
 
-import time
 
 from halo_forge import training
 from halo_forge.evaluation import pairwise_accuracy
-from halo_forge.models.loading import load_sequence_classifier, load_tokenizer, peft_config, resolve_model
+from halo_forge.models.loading import load_sequence_classifier, peft_config
 from halo_forge.rm.config import RMConfig
 from halo_forge.summary import Evaluation, TrainingSummary
 
@@ -59,12 +58,7 @@ class TorchRMTrainer(training.TorchRun):
         from halo_forge.progress import make_callback
 
         cfg = self.config
-        self.started, self.t0 = training.now_iso(), time.monotonic()
-        training.quiet_libraries()
-        data = self.data if self.data is not None else load_preference_data(cfg)
-        model_ref = resolve_model(cfg.model)
-        tokenizer = load_tokenizer(model_ref)
-        notes = list(data.notes)
+        data, model_ref, tokenizer, notes = self.prepare(load_preference_data)
         staging = self.output.open()
         try:
             progress = make_callback("rm", quiet=self.quiet)
