@@ -19,6 +19,7 @@ import re
 import socket
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +240,29 @@ def remaining_steps(record: dict) -> list[str]:
     return [s for s in steps if s not in done and not (s == "metrics" and not record.get("metrics"))]
 
 
+@contextmanager
+def _creation_lock(uri: str):
+    """Opening a sqlite store one process at a time. The first open of a new file runs MLflow's schema
+    migrations, and two processes migrating one file together fail ("table _alembic_tmp_... already
+    exists"): several runs starting at once on a fresh workspace would. Other stores need no lock."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    db = Path(uri[len("sqlite:///"):].split("?", 1)[0])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): MLflow's own behaviour
+        yield
+        return
+    with open(db.with_name(db.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class Store:
     """One MlflowClient on one tracking URI and experiment (no fluent global state)."""
 
@@ -247,12 +271,11 @@ class Store:
         try:
             from mlflow import MlflowClient
 
-            if uri.startswith("sqlite:///"):
-                Path(uri[len("sqlite:///"):].split("?", 1)[0]).parent.mkdir(parents=True, exist_ok=True)
-            self.client = MlflowClient(tracking_uri=uri)
             self.uri = uri
             self.experiment = experiment
-            self.experiment_id = self._experiment(experiment, artifact_root)
+            with _creation_lock(uri):
+                self.client = MlflowClient(tracking_uri=uri)
+                self.experiment_id = self._experiment(experiment, artifact_root)
         except Exception as exc:
             raise Unreachable(f"tracking store {redact(uri)} unavailable: {describe(exc)}") from exc
 
