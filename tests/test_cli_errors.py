@@ -293,3 +293,25 @@ def test_console_script_help_does_not_import_torch():
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert "halo_forge.cli.main" in imported
     assert not {m for m in imported if m.split(".")[0] in HEAVY}
+
+
+# --- the process exit ------------------------------------------------------------------------------
+
+def test_quick_exit_keeps_the_code_the_output_and_the_exit_work(tmp_path):
+    """`halo-forge` skips the interpreter's teardown (shutdown.exit_now): the exit code, output still
+    buffered for a pipe, non-daemon threads and atexit handlers must all survive that."""
+    code = ("import atexit, sys, threading, time\n"
+            "atexit.register(lambda: open(sys.argv[1], 'a').write('atexit;'))\n"
+            "threading.Thread(target=lambda: (time.sleep(0.5), open(sys.argv[1], 'a').write('thread;'))).start()\n"
+            "print('x' * 100000, end='')\n"
+            "from halo_forge.shutdown import exit_now\n"
+            "exit_now(3)\n")
+    mark = tmp_path / "mark"
+    proc = subprocess.run([sys.executable, "-c", code, str(mark)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3 and proc.stdout == "x" * 100000, proc.stderr
+    assert mark.read_text() == "thread;atexit;"
+
+    bad = subprocess.run([sys.executable, "-m", "halo_forge.cli.main", "sft", "train", "--data",
+                          str(tmp_path / "missing.jsonl")], capture_output=True, text=True, timeout=120,
+                         env=os.environ.copy())
+    assert bad.returncode == 2 and "Error:" in bad.stderr and "missing.jsonl" in bad.stderr, bad.stderr

@@ -178,3 +178,23 @@ def test_flows_serve_registers_a_cron_schedule_and_a_data_trigger(workspace):
 def test_flows_serve_needs_a_schedule_or_a_watch(workspace, capsys):
     assert main(["flows", "serve", str(Path(__file__).parents[1] / "recipes" / "quickstart.yaml")]) == 2
     assert "--cron and/or --watch" in capsys.readouterr().err
+
+
+def test_heartbeats_are_off_on_our_own_server_unless_asked_for(monkeypatch):
+    from prefect.settings import get_current_settings
+
+    from halo_forge.orchestration import server
+
+    for key in server.HEARTBEAT_SETTINGS:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HALO_FORGE_PREFECT_OWNED", "1")
+    with server.flow_settings():
+        assert get_current_settings().flows.heartbeat_frequency is None
+    monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "60")  # the user wants them (a zombie-flow automation)
+    with server.flow_settings():
+        assert get_current_settings().flows.heartbeat_frequency is not None
+    monkeypatch.delenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY")
+    monkeypatch.delenv("HALO_FORGE_PREFECT_OWNED")  # someone else's server: Prefect's default applies
+    with server.flow_settings():
+        assert get_current_settings().flows.heartbeat_frequency is not None
+

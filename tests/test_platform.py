@@ -34,9 +34,22 @@ def workspace(tmp_path, monkeypatch):
     return Workspace(ws).ensure(), data
 
 
-def test_mlflow_finds_the_run_with_params_metrics_summary_and_dataset(workspace):
+def test_mlflow_finds_the_run_with_params_metrics_summary_and_dataset(workspace, monkeypatch):
+    from halo_forge.tracking import sidecar
+
+    calls = []
+    real_call = sidecar.RemoteStore._call
+
+    def spy(self, op, record):
+        result = real_call(self, op, record)
+        calls.append((op, self._local is None))
+        return result
+
+    monkeypatch.setattr(sidecar.RemoteStore, "_call", spy)
     ws, data = workspace
     assert main(["sft", "train", "--data", str(data), "--output", "out", *TRAIN]) == 0
+    assert calls and all(in_helper for _, in_helper in calls), calls  # the MLflow work ran in the helper
+    assert not sidecar._HELPERS, "the helper is let go when the run ends"
     summary = TrainingSummary.read(Path("out"))
     assert "platform_errors" not in summary.extra
 

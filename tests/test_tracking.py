@@ -338,3 +338,121 @@ def test_env_defaults_fail_fast_but_respect_the_user(monkeypatch):
     assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "300"
     assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "true"
     assert int(os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"]) <= 1
+
+
+# --- the helper process (tracking.sidecar): the store opened beside the run -------------------------
+
+def test_helper_logs_the_run_and_a_dead_helper_loses_nothing(ws, client, tmp_path, no_env_uri):
+    from halo_forge.tracking import sidecar
+
+    assert sidecar.prewarm(ws) and not sidecar.prewarm(ws)  # one helper per store
+    helper = sidecar._HELPERS[sidecar._key(ws.mlflow_uri, EXPERIMENT, ws.mlflow_artifacts)]
+    try:
+        tracker = Tracker(ws, flush_every=10)
+        tracker.start("sft-helper", CONFIG, modality="sft", tags={"team": "core"})
+        assert isinstance(tracker._store, sidecar.RemoteStore) and tracker._store._local is None
+        for step in range(1, 26):
+            tracker.log_metrics({"loss": 1.0 / step}, step=step)
+        summary, path = _summary("sft-helper", tmp_path / "a")
+        assert tracker.finish(summary, path, dataset_path=_dataset_file(tmp_path)) == []
+        assert tracker._store._local is None, "the helper did the work"
+        run = _one_run(client, "sft-helper")
+        assert run.info.status == "FINISHED" and run.data.params["lora.r"] == "8" and run.data.tags["team"] == "core"
+        assert sorted(h.step for h in client.get_metric_history(run.info.run_id, "loss")) == list(range(1, 26))
+        assert run.data.metrics["heldout_accuracy_after"] == 0.5 and run.inputs.dataset_inputs
+        assert "training_summary.json" in {a.path for a in client.list_artifacts(run.info.run_id)}
+
+        # the helper dies mid-run: the tracker opens the store here and repeats the call
+        second = Tracker(ws, flush_every=10)
+        second.start("sft-helper-dies", {"lr": 0.1}, modality="sft")
+        for step in range(1, 16):
+            second.log_metrics({"loss": 1.0 / step}, step=step)
+        helper.proc.kill()
+        helper.proc.wait()
+        for step in range(16, 31):
+            second.log_metrics({"loss": 1.0 / step}, step=step)
+        summary, path = _summary("sft-helper-dies", tmp_path / "b")
+        assert second.finish(summary, path) == []
+        assert second._store._local is not None
+        run = _one_run(client, "sft-helper-dies")  # one run, not a second one opened by the fallback
+        assert run.info.status == "FINISHED" and run.data.tags["verdict"] == "passed"
+        assert sorted(h.step for h in client.get_metric_history(run.info.run_id, "loss")) == list(range(1, 31))
+    finally:
+        sidecar.close(ws)
+    assert sidecar.prewarm(ws)  # a closed helper is gone: the next run starts a fresh one...
+    fresh = sidecar._HELPERS[sidecar._key(ws.mlflow_uri, EXPERIMENT, ws.mlflow_artifacts)]
+    sidecar.close(ws)
+    assert fresh.proc.wait(timeout=30) == 0  # ...and one let go exits by itself
+
+
+def test_helper_reports_an_unreachable_store_as_the_store_does(tmp_path, monkeypatch):
+    from halo_forge.tracking import sidecar
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_closed_port()}")
+    down = Workspace(tmp_path / "down").ensure()
+    assert sidecar.prewarm(down)
+    try:
+        t0 = time.monotonic()
+        tracker = Tracker(down)
+        tracker.start("sft-helper-down", {"lr": 0.1}, modality="sft")
+        assert tracker.offline and "127.0.0.1" in tracker.offline
+        tracker.log_metrics({"loss": 1.0}, step=1)
+        summary, path = _summary("sft-helper-down", tmp_path / "out")
+        failures = tracker.finish(summary, path)
+        assert time.monotonic() - t0 < 20
+        assert any("metrics (1 points): not logged" in f for f in failures), failures
+        assert "sft-helper-down.json" in failures[-1]
+        assert [p.name for p in list_pending(down)] == ["sft-helper-down.json"]
+    finally:
+        sidecar.close(down)
+
+
+def test_helper_is_not_started_when_tracking_is_off(ws, monkeypatch):
+    from halo_forge.tracking import sidecar
+
+    monkeypatch.setenv("HALO_FORGE_TRACKING_HELPER", "0")
+    assert not sidecar.prewarm(ws)
+    monkeypatch.delenv("HALO_FORGE_TRACKING_HELPER")
+    monkeypatch.setenv("HALO_FORGE_TRACKING", "0")
+    assert not sidecar.prewarm(ws)
+    assert isinstance(sidecar.open_store(ws.mlflow_uri, EXPERIMENT, ws.mlflow_artifacts), sidecar.Store)
+
+
+def test_an_interrupted_call_retires_the_helper(ws, client, tmp_path, no_env_uri):
+    """Ctrl-C while the helper works: its late answer must never be read as the next request's."""
+    from halo_forge.tracking import sidecar
+
+    assert sidecar.prewarm(ws)
+    helper = sidecar._HELPERS[sidecar._key(ws.mlflow_uri, EXPERIMENT, ws.mlflow_artifacts)]
+    try:
+        tracker = Tracker(ws)
+        tracker.start("sft-helper-int", {"lr": 0.1}, modality="sft")
+        real = helper.proc.stdout
+
+        class Interrupted:
+            def readline(self):
+                raise KeyboardInterrupt
+
+        helper.proc.stdout = Interrupted()
+        with pytest.raises(KeyboardInterrupt):
+            helper.call({"op": "open"})
+        helper.proc.stdout = real
+        assert helper.proc.wait(timeout=30) is not None
+        summary, path = _summary("sft-helper-int", tmp_path)
+        assert tracker.finish(summary, path) == []
+        assert tracker._store._local is not None
+        assert _one_run(client, "sft-helper-int").info.status == "FINISHED"
+    finally:
+        sidecar.close(ws)
+
+
+def test_runs_starting_together_on_a_fresh_store_all_open_it(tmp_path):
+    """The first open of a new sqlite store migrates its schema; four processes doing it at once used to
+    fail ("table ... already exists", "duplicate column name"). They take turns now."""
+    code = ("import sys\nfrom pathlib import Path\nfrom halo_forge.tracking._store import Store\n"
+            "Store(sys.argv[1], 'halo-forge', Path(sys.argv[2]))\n")
+    uri = f"sqlite:///{tmp_path / 'fresh' / 'mlflow.db'}"
+    procs = [subprocess.Popen([sys.executable, "-c", code, uri, str(tmp_path / "artifacts")], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    assert all(rc == 0 for rc, _ in results), [err.splitlines()[-1:] for rc, err in results if rc]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
@@ -120,10 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     return rc if isinstance(rc, int) else 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def run() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    from halo_forge.shutdown import exit_now
+
+    exit_now(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -34,6 +34,20 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextmanager
+def _tracking_helper(ws: Workspace):
+    """The MLflow store opened in a helper process while this one loads the trainer (see tracking.sidecar),
+    let go when the run is over unless an outer run (a recipe) started it."""
+    from halo_forge.tracking import sidecar
+
+    started = sidecar.prewarm(ws)
+    try:
+        yield
+    finally:
+        if started:
+            sidecar.close(ws)
+
+
 def run_training(config, *, no_cache: bool = False, retries: int | None = None, command: list[str] | None = None,
                  parent_mlflow_run: str | None = None, ws: Workspace | None = None) -> tuple[TrainingSummary, bool]:
     """Train `config` through `train_flow` unless an identical run is recorded; returns (summary, cache_hit)."""
@@ -45,20 +59,21 @@ def run_training(config, *, no_cache: bool = False, retries: int | None = None, 
             return TrainingSummary.model_validate(hit), True
         # A record whose model is gone or changed is stale: make Prefect's cache train again too.
         no_cache = cache.record_path(ws, inputs.cache_key).exists()
-    registry.get_trainer(config)  # validate against the backend and the output folder before starting anything
-    from halo_forge.orchestration import server
+    with _tracking_helper(ws):
+        registry.get_trainer(config)  # validate against the backend and the output folder before starting anything
+        from halo_forge.orchestration import server
 
-    server.ensure_server()
-    os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(ws.results_dir / "prefect"))
-    from halo_forge.orchestration.flow import train_flow
+        server.ensure_server()
+        os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(ws.results_dir / "prefect"))
+        from halo_forge.orchestration.flow import train_flow
 
-    if retries is None:
-        retries = int(os.environ.get("HALO_FORGE_RETRIES", "0"))
-    payload_inputs = {**inputs.__dict__, "data_file": str(inputs.data_file)}
-    with _sigterm_as_interrupt():
-        payload = train_flow(config.modality, config.model_dump(mode="json"), payload_inputs, str(ws.root),
-                             no_cache=no_cache, retries=retries, command=command or sys.argv,
-                             parent_mlflow_run=parent_mlflow_run)
+        if retries is None:
+            retries = int(os.environ.get("HALO_FORGE_RETRIES", "0"))
+        payload_inputs = {**inputs.__dict__, "data_file": str(inputs.data_file)}
+        with _sigterm_as_interrupt(), server.flow_settings():
+            payload = train_flow(config.modality, config.model_dump(mode="json"), payload_inputs, str(ws.root),
+                                 no_cache=no_cache, retries=retries, command=command or sys.argv,
+                                 parent_mlflow_run=parent_mlflow_run)
     summary = TrainingSummary.model_validate(payload)
     return summary, summary.run_id not in TRAINED
 
@@ -72,13 +87,14 @@ def run_recipe(path, *, no_cache: bool = False, retries: int | None = None,
 
     ws = ws or find_workspace()
     load_recipe(Path(path))  # every stage checked before anything starts
-    from halo_forge.orchestration import server
+    with _tracking_helper(ws):
+        from halo_forge.orchestration import server
 
-    server.ensure_server()
-    os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(ws.results_dir / "prefect"))
-    from halo_forge.orchestration.flow import post_training_flow
+        server.ensure_server()
+        os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(ws.results_dir / "prefect"))
+        from halo_forge.orchestration.flow import post_training_flow
 
-    if retries is None:
-        retries = int(os.environ.get("HALO_FORGE_RETRIES", "0"))
-    with _sigterm_as_interrupt():
-        return post_training_flow(str(Path(path).resolve()), str(ws.root), no_cache=no_cache, retries=retries)
+        if retries is None:
+            retries = int(os.environ.get("HALO_FORGE_RETRIES", "0"))
+        with _sigterm_as_interrupt(), server.flow_settings():
+            return post_training_flow(str(Path(path).resolve()), str(ws.root), no_cache=no_cache, retries=retries)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 from halo_forge.errors import HaloForgeError
@@ -55,6 +56,26 @@ def server_env() -> dict[str, str]:
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
     }
     return env
+
+
+HEARTBEAT_SETTINGS = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
+
+
+@contextmanager
+def flow_settings():
+    """Prefect settings for a flow run in this process (after `ensure_server`).
+
+    On halo-forge's own local server, flow-run heartbeats are off unless PREFECT_FLOWS_HEARTBEAT_FREQUENCY
+    is set: nothing there acts on them (zombie-flow detection needs an automation you create), and the
+    sync engine waits up to a second for its heartbeat thread at the end of every run. On a server you
+    point PREFECT_API_URL at, Prefect's own default applies."""
+    if not os.environ.get("HALO_FORGE_PREFECT_OWNED") or any(os.environ.get(k) for k in HEARTBEAT_SETTINGS):
+        yield
+        return
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def status() -> dict:

@@ -4,7 +4,8 @@
 
 Tracking never stops training: failures are returned by `Tracker.finish`, and the run is saved under
 `<workspace>/.halo-forge/tracking-pending/` for `sync_pending` (`halo-forge runs sync`). mlflow itself is
-imported only when a tracker first talks to the store.
+imported only when a tracker first talks to the store: in a helper process when a run prewarmed one
+(`sidecar.prewarm`, done by `run_training`), otherwise in this process.
 """
 
 from halo_forge.tracking.pending import SyncReport, list_pending, pending_dir, sync_pending

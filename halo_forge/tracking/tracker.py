@@ -226,8 +226,10 @@ class Tracker:
             return self._store
         if self.offline and not (retry and time.monotonic() - self._offline_at >= self.retry_seconds):
             return None
+        from halo_forge.tracking.sidecar import open_store  # not at import: the helper runs that module
+
         try:
-            self._store = Store(self.uri, self.experiment, self.workspace.mlflow_artifacts)
+            self._store = open_store(self.uri, self.experiment, self.workspace.mlflow_artifacts)
             self.offline = None
         except Unreachable as exc:
             self._go_offline(str(exc))
