@@ -1,6 +1,8 @@
 """What the platform costs per run: the same tiny SFT through `halo-forge sft train` (Prefect flow,
 MLflow tracking, DuckDB index, DVC replay stage; local server up) vs the trainer called directly,
 each as a fresh process, plus the time of a cache hit. One run, medians of interleaved repeats.
+Both sides end the way `halo-forge` does (`shutdown.exit_now`: exit handlers run, no interpreter
+teardown), so the difference is the platform's own work.
 
     python bench/platform_overhead.py [--repeats 3] [--max-steps 20]
 
@@ -29,6 +31,8 @@ cfg = build_config(SFTConfig, dict(data=sys.argv[1], output=sys.argv[2], overwri
                                    max_steps=int(sys.argv[3]), batch_size=16, max_eval_samples=32,
                                    eval_max_new_tokens=4))
 get_sft_trainer(cfg).train()
+from halo_forge.shutdown import exit_now
+exit_now(0)  # the same quick exit as the CLI, so the difference is the platform's own work
 """
 
 
@@ -70,6 +74,8 @@ def main() -> None:
     print(f"  trainer called directly:                              {d:6.2f} s")
     print(f"  platform overhead per run:                            {p - d:6.2f} s  (ratio {p / d:.2f})")
     print(f"  cache hit (identical rerun, server up):               {h:6.2f} s")
+    print("  samples (s): platform " + " ".join(f"{x:.2f}" for x in platform)
+          + " | direct " + " ".join(f"{x:.2f}" for x in direct) + " | hit " + " ".join(f"{x:.2f}" for x in hits))
 
 
 if __name__ == "__main__":
