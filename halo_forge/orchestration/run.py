@@ -48,6 +48,22 @@ def _tracking_helper(ws: Workspace):
             sidecar.close(ws)
 
 
+@contextmanager
+def _flow_run(ws: Workspace):
+    """Around a flow run in this process: the Prefect server up, results persisted in the workspace,
+    SIGTERM unwinding like Ctrl-C, and the flow settings (see `server.flow_settings`)."""
+    from halo_forge.orchestration import server
+
+    server.ensure_server()
+    os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(ws.results_dir / "prefect"))
+    with _sigterm_as_interrupt(), server.flow_settings():
+        yield
+
+
+def _retries(retries: int | None) -> int:
+    return int(os.environ.get("HALO_FORGE_RETRIES", "0")) if retries is None else retries
+
+
 def run_training(config, *, no_cache: bool = False, retries: int | None = None, command: list[str] | None = None,
                  parent_mlflow_run: str | None = None, ws: Workspace | None = None) -> tuple[TrainingSummary, bool]:
     """Train `config` through `train_flow` unless an identical run is recorded; returns (summary, cache_hit)."""
@@ -61,18 +77,12 @@ def run_training(config, *, no_cache: bool = False, retries: int | None = None, 
         no_cache = cache.record_path(ws, inputs.cache_key).exists()
     with _tracking_helper(ws):
         registry.get_trainer(config)  # validate against the backend and the output folder before starting anything
-        from halo_forge.orchestration import server
-
-        server.ensure_server()
-        os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(ws.results_dir / "prefect"))
-        from halo_forge.orchestration.flow import train_flow
-
-        if retries is None:
-            retries = int(os.environ.get("HALO_FORGE_RETRIES", "0"))
         payload_inputs = {**inputs.__dict__, "data_file": str(inputs.data_file)}
-        with _sigterm_as_interrupt(), server.flow_settings():
+        with _flow_run(ws):
+            from halo_forge.orchestration.flow import train_flow
+
             payload = train_flow(config.modality, config.model_dump(mode="json"), payload_inputs, str(ws.root),
-                                 no_cache=no_cache, retries=retries, command=command or sys.argv,
+                                 no_cache=no_cache, retries=_retries(retries), command=command or sys.argv,
                                  parent_mlflow_run=parent_mlflow_run)
     summary = TrainingSummary.model_validate(payload)
     return summary, summary.run_id not in TRAINED
@@ -87,14 +97,8 @@ def run_recipe(path, *, no_cache: bool = False, retries: int | None = None,
 
     ws = ws or find_workspace()
     load_recipe(Path(path))  # every stage checked before anything starts
-    with _tracking_helper(ws):
-        from halo_forge.orchestration import server
-
-        server.ensure_server()
-        os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(ws.results_dir / "prefect"))
+    with _tracking_helper(ws), _flow_run(ws):
         from halo_forge.orchestration.flow import post_training_flow
 
-        if retries is None:
-            retries = int(os.environ.get("HALO_FORGE_RETRIES", "0"))
-        with _sigterm_as_interrupt(), server.flow_settings():
-            return post_training_flow(str(Path(path).resolve()), str(ws.root), no_cache=no_cache, retries=retries)
+        return post_training_flow(str(Path(path).resolve()), str(ws.root), no_cache=no_cache,
+                                  retries=_retries(retries))
