@@ -9,7 +9,6 @@ cache hit repeats none of it.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -70,11 +69,9 @@ def train_task(modality: str, config_json: dict, cache_key: str, data_file: str,
 
 
 def _tracker(ws: Workspace):
-    if os.environ.get("HALO_FORGE_TRACKING", "1") == "0":
-        return None
-    from halo_forge.tracking import Tracker
+    from halo_forge.tracking import Tracker, tracking_enabled
 
-    return Tracker(ws)
+    return Tracker(ws) if tracking_enabled() else None
 
 
 def _policy(ws: Workspace) -> CacheKeyFnPolicy:

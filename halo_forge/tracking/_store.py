@@ -54,6 +54,11 @@ ENV_DEFAULTS = {
 FINAL_STATUS = {"completed": "FINISHED", "failed": "FAILED", "finished": "FINISHED", "killed": "KILLED"}
 
 
+def tracking_enabled() -> bool:
+    """False when HALO_FORGE_TRACKING=0: runs then talk to no tracking store at all."""
+    return os.environ.get("HALO_FORGE_TRACKING", "1") != "0"
+
+
 def configure_env() -> None:
     for key, value in ENV_DEFAULTS.items():
         os.environ.setdefault(key, value)

@@ -45,7 +45,6 @@ class _Helper:
     """One helper process for one (tracking URI, experiment, artifact root)."""
 
     def __init__(self, uri: str, experiment: str, artifacts: Path) -> None:
-        self.key = (uri, experiment, str(artifacts))
         self.lock = threading.Lock()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "halo_forge.tracking.sidecar", uri, experiment, str(artifacts)],
@@ -100,7 +99,7 @@ def prewarm(workspace, experiment: str = "halo-forge") -> bool:
     True when this call started it: the caller then `close`s it when its run is over.
 
     Skipped when tracking is off (HALO_FORGE_TRACKING=0) or HALO_FORGE_TRACKING_HELPER=0."""
-    if os.environ.get("HALO_FORGE_TRACKING", "1") == "0" or os.environ.get("HALO_FORGE_TRACKING_HELPER", "1") == "0":
+    if not _store.tracking_enabled() or os.environ.get("HALO_FORGE_TRACKING_HELPER", "1") == "0":
         return False
     _store.configure_env()
     key = _key(workspace.mlflow_uri, experiment, workspace.mlflow_artifacts)
