@@ -16,13 +16,24 @@ else
   "${pip[@]}" torch==2.13.0
 fi
 "${pip[@]}" -e ".[${extras}]"
-# the verifier sandbox (halo_forge/verifiers/sandbox.py) prefers bubblewrap; install it where we can
-if ! command -v bwrap >/dev/null 2>&1; then
+
+# System programs the tests and features use, one line each: the command that must exist, the Debian
+# package that provides it, and what needs it. Installed with apt where we are root; otherwise listed.
+system_programs=(
+  "bwrap bubblewrap the verifier sandbox (halo_forge/verifiers/sandbox.py; without it: an unshare fallback)"
+)
+missing=()
+for line in "${system_programs[@]}"; do
+  read -r cmd pkg why <<<"$line"
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; } >/dev/null 2>&1 \
-      || echo "could not install bubblewrap: the verifier sandbox will use its fallback (unshare + rlimits)"
-  else
-    echo "bubblewrap (bwrap) not found: the verifier sandbox will use its fallback (unshare + rlimits as root," \
-         "else code-running verifiers need --unsafe-verifier-execution); install it with your package manager"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+      >/dev/null 2>&1 || echo "could not install ${missing[*]} with apt-get: the features below fall back or are skipped"
   fi
+  for line in "${system_programs[@]}"; do
+    read -r cmd pkg why <<<"$line"
+    command -v "$cmd" >/dev/null 2>&1 || echo "$cmd not found (Debian package $pkg): needed by $why"
+  done
 fi
