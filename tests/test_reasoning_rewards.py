@@ -114,3 +114,23 @@ def test_registered_with_their_fields():
     assert {"soft_overlong", "cosine_length", "tool_call"} <= set(rows)
     with pytest.raises(Exception, match="cache"):
         get_verifier("soft_overlong", max_length=10, cache=20)
+
+
+def test_reward_funcs_for_trl_count_completion_tokens():
+    from halo_forge.reasoning.rewards import reasoning_reward_funcs, reasoning_verifiers
+
+    verifiers = reasoning_verifiers(answer_weight=1.0, format_weight=0.5, overlong=(10, 4), cosine_max_length=10)
+    assert [(n, w) for n, _, w in verifiers] == [("reasoning_answer", 1.0), ("think_format", 0.5),
+                                                 ("soft_overlong", 1.0), ("cosine_length", 1.0)]
+    funcs = reasoning_reward_funcs(verifiers)
+    assert [f.__name__ for f in funcs] == ["verifier_reasoning_answer", "verifier_think_format",
+                                           "verifier_soft_overlong", "verifier_cosine_length"]
+    completions = [[{"role": "assistant", "content": "<think>3+4=7</think>7"}],
+                   [{"role": "assistant", "content": "<think>3+4=8</think>8"}]]
+    kw = {"answer": ["7", "7"], "completion_ids": [[1] * 6, [1] * 9], "trainer_state": None}
+    got = [f(prompts=["p", "p"], completions=completions, **kw) for f in funcs]
+    assert got[0] == [1.0, 0.0] and got[1] == [1.0, 1.0]
+    assert got[2] == [1.0, pytest.approx(1 - 3 / 4)]  # 6 tokens within 10-4; 9 tokens: 3 into the 4-token cache
+    assert got[3][0] > 0.5 > got[3][1]
+    with pytest.raises(ValueError, match="weight 0"):
+        reasoning_verifiers(answer_weight=0, format_weight=0)
