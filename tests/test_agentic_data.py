@@ -41,7 +41,7 @@ def test_tasks_deterministic_split_disjoint_and_gold_calls_verify():
 def test_sloppy_teacher_and_sft_trace():
     train, _ = tool_world.tool_world_split(n=600)
     wrong = [r for r in train if tool_world.teacher_calls(r) != r["gold_calls"]]
-    assert 0.15 < len(wrong) / len(train) < 0.4
+    assert 0.25 < len(wrong) / len(train) < 0.55
     assert {c["name"] for r in wrong for c in r["gold_calls"]} <= {"convert", "calculate"}
     trace = tool_world.sft_trace(train[0])
     roles = [m["role"] for m in trace["messages"]]

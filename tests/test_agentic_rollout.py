@@ -218,3 +218,15 @@ def test_dataset_code_tools_run_in_the_sandbox():
     with pytest.raises(RuntimeError, match="boom failed: ValueError: nope"):
         boom()
     assert sys.executable  # the sandbox runs this interpreter, isolated (-I)
+
+
+def test_held_out_figures(memorised):
+    from halo_forge.agentic.evaluation import call_figures, episode_figures
+
+    model, tok = memorised
+    calls = call_figures(model, tok, [CALC, PAIR, BAD], [adder()], max_new_tokens=200)
+    assert calls["n"] == 3 and calls["exact_call_accuracy"] == pytest.approx(2 / 3)
+    assert calls["call_checks"]["exists"] == pytest.approx(2 / 3)
+    assert calls["call_failures"] == {"sub: no such tool (tools: add)": 1, "values: N of N gold call(s) matched by N call(s)": 1}
+    eps = episode_figures(model, tok, [CALC, PAIR], [adder()], max_new_tokens=200)
+    assert eps["answer_accuracy"] == 1.0 and eps["mean_turns"] == 2.0 and eps["call_failures"] == {}

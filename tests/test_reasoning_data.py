@@ -34,7 +34,7 @@ def test_sloppy_teacher_drops_carries_only():
     train, _ = rs.chain_split(n=1500)
     fmt, ans = get_verifier("think_format"), get_verifier("reasoning_answer")
     right = [ans.verify(r["completion"][0]["content"], r).passed for r in train]
-    assert 0.6 < sum(right) / len(right) < 0.85  # headroom for GRPO, enough signal for SFT
+    assert 0.35 < sum(right) / len(right) < 0.6  # headroom for GRPO, enough signal for SFT
     assert all(fmt.verify(r["completion"][0]["content"], {}).passed for r in train)
     for r in [r for r, ok in zip(train, right) if not ok][:30]:
         slips = [line for line in r["completion"][0]["content"][7:].split("</think>")[0].split("\n")

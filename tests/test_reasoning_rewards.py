@@ -134,3 +134,12 @@ def test_reward_funcs_for_trl_count_completion_tokens():
     assert got[3][0] > 0.5 > got[3][1]
     with pytest.raises(ValueError, match="weight 0"):
         reasoning_verifiers(answer_weight=0, format_weight=0)
+
+
+def test_held_out_reasoning_figures():
+    from halo_forge.reasoning.evaluation import score_completions
+
+    rows = [{"answer": "9"}] * 4
+    figs = score_completions(["<think>7+5=12\n12-3=9</think>9", "<think>7+5=2\n2-3=-1</think>-1", "9",
+                              "<think>x</think>9</think>"], rows)
+    assert (figs.n, figs.format_rate, figs.answer_accuracy, figs.correct_and_formatted) == (4, 0.5, 0.25, 0.25)

@@ -7,8 +7,9 @@ chains of 2–4 operations on small numbers, with worked steps for SFT in the th
     12-3=9</think>9
 
 The SFT labels come from a *sloppy teacher* (as the quickstart's `arithmetic`): on a step whose addition
-crosses a ten it forgets the carry (writes 7+5=2) on `TEACHER_CARRY_MISS_RATE` of such steps, and the
-chain goes on from the wrong number. SFT learns the format and copies the flaw; the checker-driven stages
+crosses a ten it forgets the carry (writes 7+5=2) on `TEACHER_CARRY_MISS_RATE` (60 %) of such steps, and
+the chain goes on from the wrong number: about 45 % of the training answers are right, and a model that
+copies the teacher's habit greedily is right only on chains without a carry (about 16 % of them). SFT learns the format and copies the flaw; the checker-driven stages
 (GRPO or RAFT with the answer reward) have that headroom to win back. Held-out rows carry the true answer.
 
 Every row: ``prompt`` (chat list), ``answer`` (the true final number), and for SFT a ``completion``
@@ -24,7 +25,7 @@ from halo_forge.data.generated import distinct_split, unit as _unit
 from halo_forge.data.registry import DatasetSpec
 from halo_forge.errors import DataError
 
-TEACHER_CARRY_MISS_RATE = 0.25
+TEACHER_CARRY_MISS_RATE = 0.6
 HELDOUT_FRACTION = 0.1
 OPS = {"add": "+", "subtract": "-"}
 

@@ -11,8 +11,9 @@ Rows: ``{"prompt": [user turn], "tools": [definitions], "gold_calls": [{"name", 
 results from really calling the tools).
 
 The SFT traces come from a *sloppy teacher* (the flaw leaves headroom for GRPO/RAFT, as in the
-quickstart): on ``SLOPPY_RATE`` of the ``convert`` tasks it swaps ``from_unit`` and ``to_unit``, and on
-``SLOPPY_RATE`` of the ``subtract`` tasks it swaps ``a`` and ``b``. Gold calls are always right.
+quickstart): on ``SLOPPY_RATE`` (60 %) of the ``convert`` calls it swaps ``from_unit`` and ``to_unit``, and
+on 60 % of the ``subtract`` calls it swaps ``a`` and ``b`` (about 43 % of the traces hold a wrong call; a
+model copying the habit greedily gets those calls wrong every time). Gold calls are always right.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import random
 
 from halo_forge.data.generated import distinct_split, unit as _unit
 
-SLOPPY_RATE = 0.35
+SLOPPY_RATE = 0.6
 HELDOUT_FRACTION = 0.1
 
 

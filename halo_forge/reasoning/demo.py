@@ -4,7 +4,7 @@ answer accuracy while format compliance stays high.
     python -m halo_forge.reasoning.demo --out /tmp/reasoning-demo
 
 Data: the built-in `arithmetic_chains` (2–4 additions/subtractions with worked steps; the SFT labels come from
-a sloppy teacher that drops a carry on 25 % of carry steps, so about 73 % of the training answers are right).
+a sloppy teacher that drops a carry on 60 % of carry steps, so about 45 % of the training answers are right).
 SFT (TRL SFTTrainer, completion-only loss) copies the format and the flaw; GRPO (TRL GRPOTrainer, rewards:
 ``reasoning_answer`` + 0.5 × ``think_format``, optionally with DAPO dynamic sampling) repairs the flaw. Figures
 are greedy on held-out questions never trained on. Prints and writes ``<out>/demo.json``.
@@ -16,6 +16,16 @@ import argparse
 import json
 import time
 from pathlib import Path
+
+def quiet() -> None:
+    """No per-step bars from transformers, datasets or TRL's dataset passes (the demo prints its figures)."""
+    import os
+
+    from halo_forge.training import quiet_libraries
+
+    os.environ["TQDM_DISABLE"] = "1"
+    quiet_libraries()
+
 
 CPU = dict(use_cpu=True, bf16=False, report_to=[], save_strategy="no", disable_tqdm=True, gradient_checkpointing=False,
            dataloader_num_workers=0)
@@ -90,6 +100,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
+    quiet()
     a.out.mkdir(parents=True, exist_ok=True)
     path = str(ensure_tiny("halo-forge/tiny"))
     tok = AutoTokenizer.from_pretrained(path)
