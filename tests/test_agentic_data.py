@@ -120,3 +120,13 @@ def test_hub_formatters_on_rows_in_their_published_shape():
     assert h["gold_calls"] == [{"name": "get_stock", "arguments": {"symbol": "AAPL"}}]
     assert set(tool_sets.TOOL_DATASETS) == {"tool_world", "xlam", "glaive", "hermes"}
     assert tool_sets.TOOL_DATASETS["xlam"].source == "Salesforce/xlam-function-calling-60k"
+
+
+def test_traces_of_rows_whose_tools_cannot_run_end_after_the_calls():
+    row = tool_sets.check_row(_row(tools=[{"name": "ip_lookup", "parameters": {"type": "object", "properties": {
+        "ip": {"type": "string"}}}}], gold_calls=[{"name": "ip_lookup", "arguments": {"ip": "8.8.8.8"}}]), "x")
+    trace = tool_world.sft_trace(row)
+    assert [m["role"] for m in trace["messages"]] == ["user", "assistant"]
+    assert json.loads(trace["messages"][1]["tool_calls"][0]["function"]["arguments"]) == {"ip": "8.8.8.8"}
+    custom = tool_world.sft_trace(row, tools={"ip_lookup": lambda ip: "Mountain View"})
+    assert [m["content"] for m in custom["messages"][2:]] == ["Mountain View", "Mountain View"]

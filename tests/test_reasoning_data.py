@@ -58,3 +58,24 @@ def test_hub_formatters():
         "metamath": "meta-math/MetaMathQA"}
     train, heldout = rs.load_reasoning_rows("arithmetic_chains", n=200)
     assert len(train) + len(heldout) == 200
+
+
+def test_local_files(tmp_path):
+    import json
+
+    path = tmp_path / "r.jsonl"
+    rows = [{"prompt": "1+1?", "answer": 2}, {"prompt": [{"role": "user", "content": "2+2?"}], "answer": "4",
+                                              "completion": "<think>2+2=4</think>4"},
+            {"question": "3+3?", "answer": "3+3=6\n#### 6"}] * 4
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    train, heldout = rs.load_reasoning_rows(data=path)
+    got = sorted(train + heldout, key=lambda r: r["prompt"][0]["content"])
+    assert len(got) == 12 and got[0] == {"prompt": [{"role": "user", "content": "1+1?"}], "answer": "2"}
+    assert got[4]["completion"] == [{"role": "assistant", "content": "<think>2+2=4</think>4"}]
+    assert got[8]["answer"] == "6" and got[8]["completion"][0]["content"] == "<think>3+3=6</think>6"
+    path.write_text(json.dumps({"prompt": "x"}) + "\n")
+    with pytest.raises(DataError, match=r"r\.jsonl:1: row has no 'answer'"):
+        rs.load_reasoning_rows(data=path)
+    path.write_text(json.dumps({"text": "x"}) + "\n")
+    with pytest.raises(DataError, match="none of the reasoning column pairs"):
+        rs.load_reasoning_rows(data=path)

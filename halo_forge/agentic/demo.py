@@ -19,27 +19,10 @@ episodes with the tools executed (final-answer accuracy, turns). Prints and writ
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-from pathlib import Path
-
-from halo_forge.reasoning.demo import CPU, quiet
+from halo_forge.reasoning import demo_kit as kit
 
 
-def _sft(model, tok, traces: list[dict], out: Path, *, steps: int, batch: int, lr: float, seed: int, name: str):
-    from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
-
-    args = SFTConfig(output_dir=str(out / f"{name}-run"), max_steps=steps, per_device_train_batch_size=batch,
-                     learning_rate=lr, lr_scheduler_type="cosine", warmup_steps=min(50, steps // 10),
-                     assistant_only_loss=True, max_length=512, logging_steps=50, seed=seed, **CPU)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(traces), processing_class=tok)
-    trainer.train()
-    return trainer.model
-
-
-def _grpo(model, tok, train: list[dict], out: Path, a):
+def _grpo(model, tok, train: list[dict], a):
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
@@ -47,9 +30,9 @@ def _grpo(model, tok, train: list[dict], out: Path, a):
     from halo_forge.agentic.grpo import single_turn_rows
     from halo_forge.verifiers import get_verifier
 
-    args = GRPOConfig(output_dir=str(out / "grpo-run"), max_steps=a.rl_steps, per_device_train_batch_size=a.rl_batch,
+    args = GRPOConfig(output_dir=str(a.out / "grpo-run"), max_steps=a.rl_steps, per_device_train_batch_size=a.rl_batch,
                       num_generations=a.generations, max_completion_length=a.max_completion, learning_rate=a.rl_lr,
-                      lr_scheduler_type="cosine", beta=0.0, temperature=1.0, logging_steps=10, seed=a.seed, **CPU)
+                      lr_scheduler_type="cosine", beta=0.0, temperature=1.0, logging_steps=10, seed=a.seed, **kit.CPU)
     trainer = GRPOTrainer(model=model, args=args, processing_class=tok,
                           reward_funcs=rl.reward_funcs([("tool_call", get_verifier("tool_call"), 1.0)],
                                                        ["tools", "gold_calls"]),
@@ -59,7 +42,7 @@ def _grpo(model, tok, train: list[dict], out: Path, a):
     return trainer.model, {"reward_first_last": [rewards[0], rewards[-1]] if rewards else None}
 
 
-def _raft(model, tok, train: list[dict], out: Path, a):
+def _raft(model, tok, train: list[dict], a):
     import random
 
     from halo_forge.agentic.calls import parse_calls
@@ -73,86 +56,57 @@ def _raft(model, tok, train: list[dict], out: Path, a):
         rows = rng.sample(train, a.raft_prompts)
         samples = first_turn_texts(model, tok, rows, world_tools(), n=a.generations, do_sample=True,
                                    max_new_tokens=a.max_completion, batch_size=64)
-        kept = []
-        for row, texts in zip(rows, samples):
-            for text in dict.fromkeys(texts):  # unique samples of this prompt
-                if verifier.verify(text, row).passed:
-                    kept.append(sft_trace(row, parse_calls(text)[0]))
+        kept = [sft_trace(row, parse_calls(text)[0]) for row, texts in zip(rows, samples)
+                for text in dict.fromkeys(texts) if verifier.verify(text, row).passed]  # unique passing samples
         cycles.append({"cycle": k, "generated": sum(map(len, samples)), "kept": len(kept)})
         print("raft cycle", cycles[-1], flush=True)
         if kept:
-            model = _sft(model, tok, kept, out, steps=max(1, len(kept) // a.rl_batch), batch=a.rl_batch, lr=a.rl_lr,
-                         seed=a.seed + k, name=f"raft{k}")
+            model = kit.sft(model, tok, kept, a.out / f"raft{k}-run", steps=max(1, len(kept) // a.rl_batch),
+                            batch=a.rl_batch, lr=a.rl_lr, seed=a.seed + k, assistant_only=True)
     return model, {"raft_cycles": cycles}
 
 
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, required=True)
+    p = kit.parser(__doc__, heldout=150, sft_steps=1200, sft_batch=16, max_completion=140)
     p.add_argument("--method", choices=["grpo", "raft"], default="grpo")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--heldout", type=int, default=150)
-    p.add_argument("--sft-steps", type=int, default=1500)
-    p.add_argument("--sft-batch", type=int, default=32)
-    p.add_argument("--sft-lr", type=float, default=2e-3)
-    p.add_argument("--rl-steps", type=int, default=150)
+    p.add_argument("--rl-steps", type=int, default=100)
     p.add_argument("--rl-batch", type=int, default=32)
     p.add_argument("--rl-lr", type=float, default=1e-4)
-    p.add_argument("--generations", type=int, default=8)
-    p.add_argument("--max-completion", type=int, default=140)
     p.add_argument("--raft-cycles", type=int, default=2)
     p.add_argument("--raft-prompts", type=int, default=256)
-    p.add_argument("--sft-model", type=Path, help="start from this SFT'd folder instead of training SFT again")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--sft-model", help="start from this SFT'd model folder instead of training SFT again")
     a = p.parse_args(argv)
 
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     from halo_forge.agentic.evaluation import call_figures, episode_figures
     from halo_forge.agentic.tools import world_tools
     from halo_forge.data.tool_world import sft_trace, teacher_calls, tool_world_split
-    from halo_forge.models.tiny import ensure_tiny
 
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(a.seed)
-    quiet()
-    a.out.mkdir(parents=True, exist_ok=True)
-    base = str(ensure_tiny("halo-forge/tiny"))
-    tok = AutoTokenizer.from_pretrained(base)
+    path, tok = kit.start(a)
     train, heldout = tool_world_split(seed=a.seed)
-    heldout = heldout[: a.heldout]
-    tools = world_tools()
+    heldout, tools = heldout[: a.heldout], world_tools()
 
     def measure(m) -> dict:
         return {"calls": call_figures(m, tok, heldout, tools, max_new_tokens=a.max_completion),
                 "episodes": episode_figures(m, tok, heldout, tools, max_new_tokens=a.max_completion)}
 
-    t0 = time.monotonic()
     if a.sft_model:
-        model = AutoModelForCausalLM.from_pretrained(a.sft_model)
+        model, sft_s = AutoModelForCausalLM.from_pretrained(a.sft_model), 0.0
     else:
         traces = [sft_trace(r, teacher_calls(r, a.seed)) for r in train]
-        model = _sft(AutoModelForCausalLM.from_pretrained(base), tok, traces, a.out, steps=a.sft_steps,
-                     batch=a.sft_batch, lr=a.sft_lr, seed=a.seed, name="sft")
+        model, sft_s = kit.timed(kit.sft, AutoModelForCausalLM.from_pretrained(path), tok, traces, a.out / "sft-run",
+                                 steps=a.sft_steps, batch=a.sft_batch, lr=a.sft_lr, seed=a.seed, assistant_only=True)
         model.save_pretrained(str(a.out / "sft"))
         tok.save_pretrained(str(a.out / "sft"))
-    sft_s = time.monotonic() - t0
     after_sft = measure(model)
-    print("after SFT", json.dumps(after_sft), flush=True)
-    t0 = time.monotonic()
-    model, extra = (_grpo if a.method == "grpo" else _raft)(model, tok, train, a.out, a)
-    rl_s = time.monotonic() - t0
+    print("after SFT", after_sft, flush=True)
+    (model, extra), rl_s = kit.timed(_grpo if a.method == "grpo" else _raft, model, tok, train, a)
     model.save_pretrained(str(a.out / a.method))
-    after_rl = measure(model)
-    result = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()},
-              "train_rows": len(train), "heldout_rows": len(heldout),
-              "teacher_wrong_fraction": sum(teacher_calls(r, a.seed) != r["gold_calls"] for r in train) / len(train),
-              "after_sft": after_sft, f"after_{a.method}": after_rl, "sft_seconds": round(sft_s, 1),
-              "rl_seconds": round(rl_s, 1), **extra}
-    (a.out / "demo.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
-    return result
+    wrong = sum(teacher_calls(r, a.seed) != r["gold_calls"] for r in train) / len(train)
+    return kit.finish(a, {"train_rows": len(train), "heldout_rows": len(heldout), "teacher_wrong_fraction": wrong,
+                          "after_sft": after_sft, f"after_{a.method}": measure(model), "sft_seconds": sft_s,
+                          "rl_seconds": rl_s, **extra})
 
 
 if __name__ == "__main__":

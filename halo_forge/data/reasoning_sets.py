@@ -143,14 +143,44 @@ REASONING_DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
 ]}
 
 
-def load_reasoning_rows(name: str, *, seed: int = 0, n: int = 4000) -> tuple[list[dict], list[dict]]:
-    """(train, held-out) rows of a reasoning short name (hub sets split 90/10 by the seed)."""
+def _local_row(row: dict, where: str) -> dict:
+    """A local file's row: ``prompt`` (text or chat list) + ``answer`` (+ ``completion`` for SFT), or one of
+    the hub sets' column pairs."""
+    if not isinstance(row, dict):
+        raise DataError(f"{where}: expected a JSON object per row, got {type(row).__name__}")
+    if "prompt" not in row:
+        return _detect(row, where.split("[")[0].rsplit(":", 1)[0])(row, where)
+    if row.get("answer") is None:
+        raise DataError(f"{where}: row has no 'answer' (found fields: {', '.join(sorted(row))})",
+                        hint="give every row the final answer its completion must reach")
+    from halo_forge.data.formats import _messages
+
+    out = {"prompt": _messages(row["prompt"], where) if isinstance(row["prompt"], list) else _user(str(row["prompt"])),
+           "answer": str(row["answer"])}
+    if row.get("completion") is not None:
+        c = row["completion"]
+        out["completion"] = _messages(c, where) if isinstance(c, list) else [{"role": "assistant", "content": str(c)}]
+    return out
+
+
+def load_reasoning_rows(name: str | None = None, *, data=None, seed: int = 0,
+                        n: int = 4000) -> tuple[list[dict], list[dict]]:
+    """(train, held-out) reasoning rows from a short name, a hub id or a local file (``data``); hub sets
+    and files split 90/10 by the seed."""
+    from pathlib import Path
+
     from halo_forge.data import loaders, registry, split_rows
 
-    spec = registry.get_spec(name, REASONING_DATASETS, "reasoning")
+    if data is not None:
+        path = Path(data)
+        raw, where = loaders.read_local(path), loaders.row_locator(path)
+        if not raw:
+            raise DataError(f"{path}: the file holds no rows", hint="one JSON object per line: prompt and answer")
+        return split_rows([_local_row(r, where(i)) for i, r in enumerate(raw)], HELDOUT_FRACTION, seed)
+    spec = registry.get_spec(name or "arithmetic_chains", REASONING_DATASETS, "reasoning")
     if spec is not None and spec.source == "builtin":
         return chain_split(n, seed)
-    repo = spec.source if spec else name
+    repo = spec.source if spec else str(name)
     raw = loaders.load_hub(repo, spec.config if spec else None, spec.split if spec else "train")
     if not raw:
         raise DataError(f"{repo}: the dataset is empty")

@@ -178,16 +178,20 @@ def teacher_calls(row: dict, seed: int = 0) -> list[dict]:
     return out
 
 
-def sft_trace(row: dict, calls: list[dict] | None = None) -> dict:
-    """The chat SFT trains on: user → assistant tool_calls → tool results → assistant final answer
-    (``tools`` as JSON text, as TRL's SFTTrainer reads it)."""
+def sft_trace(row: dict, calls: list[dict] | None = None, tools: dict | None = None) -> dict:
+    """The chat SFT trains on (``tools`` as JSON text, as TRL's SFTTrainer reads it): user → assistant
+    ``tool_calls`` → ``tool`` results (the calls really run, with ``tools``: name → callable, default this
+    world's) → assistant final answer. When a call's tool has no implementation (hub sets), the trace ends
+    after the calls: user → assistant ``tool_calls``."""
     from halo_forge.agentic.calls import message_calls
 
     calls = row["gold_calls"] if calls is None else calls
-    results = run_calls(calls)
+    tools = FUNCTIONS if tools is None else tools
     messages = list(row["prompt"]) + [{"role": "assistant", "content": "", "tool_calls": message_calls(calls)}]
-    messages += [{"role": "tool", "name": c["name"], "content": r} for c, r in zip(calls, results)]
-    messages.append({"role": "assistant", "content": " and ".join(results)})
+    if all(c["name"] in tools for c in calls):
+        results = [str(tools[c["name"]](**c["arguments"])) for c in calls]
+        messages += [{"role": "tool", "name": c["name"], "content": r} for c, r in zip(calls, results)]
+        messages.append({"role": "assistant", "content": " and ".join(results)})
     return {"messages": messages, "tools": json.dumps(row["tools"])}
 
 
