@@ -1,4 +1,4 @@
-"""cgroup v1 ``pids`` and ``memory`` groups, one pair per sandbox pool slot.
+"""cgroup v1 ``pids``, ``memory`` and ``cpu`` groups, one set per sandbox pool slot.
 
 Layout: ``<our own cgroup>/halo_forge_sbx_<pid>/slot<N>`` under each writable controller. The host
 writes the limits (root-owned files; the sandboxed uid cannot), joins the slot's zygote before it
@@ -16,7 +16,8 @@ import threading
 import time
 from pathlib import Path
 
-CONTROLLERS = ("pids", "memory")
+CONTROLLERS = ("pids", "memory", "cpu")
+CPU_PERIOD_US = 100_000
 
 
 def _own_group(ctl: str) -> Path | None:
@@ -88,20 +89,25 @@ def _set_memory(d: Path, limit: int) -> None:
 
 
 class SlotGroups:
-    """The pids and memory groups of one slot (either may be missing when not writable here)."""
+    """The groups of one slot (any may be missing when not writable here)."""
 
     def __init__(self, dirs: dict[str, Path]) -> None:
         self.dirs = dirs
-        self._limits: tuple[int, int] | None = None
+        self._limits: tuple | None = None
 
-    def set_limits(self, pids_max: int, memory_bytes: int) -> None:
-        if self._limits == (pids_max, memory_bytes):
+    def set_limits(self, pids_max: int, memory_bytes: int, cpus: float) -> None:
+        """Process count, memory, and CPU time: at most ``cpus`` cores however many processes run, so a
+        sample of busy processes cannot starve the samples of other slots."""
+        if self._limits == (pids_max, memory_bytes, cpus):
             return
         if "pids" in self.dirs:
             (self.dirs["pids"] / "pids.max").write_text(str(pids_max))
         if "memory" in self.dirs:
             _set_memory(self.dirs["memory"], memory_bytes)
-        self._limits = (pids_max, memory_bytes)
+        if "cpu" in self.dirs:
+            (self.dirs["cpu"] / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+            (self.dirs["cpu"] / "cpu.cfs_quota_us").write_text(str(max(1000, int(cpus * CPU_PERIOD_US))))
+        self._limits = (pids_max, memory_bytes, cpus)
 
     def join_script(self) -> str:
         """Shell lines that move the shell itself into every group (it then execs the zygote)."""
@@ -147,6 +153,10 @@ class Cgroups:
     @property
     def memory_ok(self) -> bool:
         return "memory" in self.roots
+
+    @property
+    def cpu_ok(self) -> bool:
+        return "cpu" in self.roots
 
     def slot(self, index: int) -> SlotGroups:
         dirs = {}

@@ -70,7 +70,10 @@ def _finish(code: int):
 
 
 def _print_error(exc: BaseException) -> None:
-    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None  # drop this module's frame
+    """The traceback as the interpreter prints it: from the program's first frame, not ours."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
     traceback.print_exception(type(exc), exc, None if isinstance(exc, SyntaxError) else tb)
 
 

@@ -19,6 +19,7 @@ class Limits:
     output_bytes: int = 1 << 20      # stdout and stderr each: kept up to this, then the sample is killed
     disk_mb: int = 64                # the sample's tmpfs (/tmp, its working folder, /dev/shm): total bytes
     disk_files: int = 4096           # … and total files and folders
+    cpus: float = 1.0                # cpu cgroup quota: CPU cores the sample's processes share
 
     def with_(self, **kw) -> "Limits":
         return replace(self, **{k: v for k, v in kw.items() if v is not None})

@@ -112,21 +112,18 @@ def judge(job: dict, fds: list[int], private: str) -> dict:
     return {"passed": False, "reason": f"unknown judge job {job['kind']!r}"}
 
 
-def main(fd: int) -> None:
+def main(fd: int, private: str) -> None:
+    """Serve jobs until the host hangs up; ``private`` is a 0700 folder the host made (and removes)."""
     sock = socket.socket(fileno=fd)
-    private = tempfile.mkdtemp(prefix="hf-judge-")
-    try:
-        while True:
-            job, fds = _wire.recv_msg(sock, cap=256 << 20)
-            if job is None:
-                return
-            try:
-                verdict = judge(job, fds, private)
-            except BaseException as exc:  # noqa: BLE001 - the verdict says what went wrong
-                verdict = {"passed": False, "reason": f"judge error: {type(exc).__name__}: {exc}"[:300]}
-            finally:
-                for f in fds:
-                    os.close(f)
-            _wire.send_msg(sock, verdict)
-    finally:
-        shutil.rmtree(private, ignore_errors=True)
+    while True:
+        job, fds = _wire.recv_msg(sock, cap=256 << 20)
+        if job is None:
+            return
+        try:
+            verdict = judge(job, fds, private)
+        except BaseException as exc:  # noqa: BLE001 - the verdict says what went wrong
+            verdict = {"passed": False, "reason": f"judge error: {type(exc).__name__}: {exc}"[:300]}
+        finally:
+            for f in fds:
+                os.close(f)
+        _wire.send_msg(sock, verdict)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -30,14 +31,15 @@ class Judge:
 
     def __init__(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.private = tempfile.mkdtemp(prefix="hf-judge-")  # the judge's test files; ours to remove
         boot = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
-                f"from halo_forge.verifiers._judge import main; main({child.fileno()})")
+                f"from halo_forge.verifiers._judge import main; main({child.fileno()}, {self.private!r})")
         env = {"PATH": CLEAN_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
                "HOME": tempfile.gettempdir()}
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", boot], pass_fds=[child.fileno()],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log, env=env,
-                                     cwd=tempfile.gettempdir())
+                                     cwd=self.private)
         child.close()
         self.sock = parent
 
@@ -46,6 +48,7 @@ class Judge:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+        shutil.rmtree(self.private, ignore_errors=True)
 
 
 class JudgePool:

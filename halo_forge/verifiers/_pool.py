@@ -25,6 +25,7 @@ from typing import Protocol
 
 from halo_forge.verifiers import _wire
 from halo_forge.verifiers._cgroups import cgroups
+from halo_forge.verifiers._fsutil import remove_tree
 from halo_forge.verifiers._job import Job, SandboxResult
 from halo_forge.verifiers._runtime import UidLease, bwrap_argv, runtime, unsafe_argv
 
@@ -68,6 +69,7 @@ class Slot:
         self.sock: socket.socket | None = None
         self.baseline: frozenset[int] = frozenset()
         self.ids = itertools.count(1)
+        self.log = None
 
     @property
     def uid(self) -> int | None:
@@ -79,6 +81,8 @@ class Slot:
         cfg = {"fd": child.fileno(), "isolate": self.level == "bwrap", "uid": self.uid,
                "scratch_root": self.scratch_root}
         argv = bwrap_argv(runtime(), cfg) if self.level == "bwrap" else unsafe_argv(runtime(), cfg)
+        if getattr(self, "log", None) is not None:
+            self.log.close()
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(["/bin/sh", "-c", self.groups.join_script() + 'exec "$@"', "sh", *argv],
                                      pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, stdout=self.log,
@@ -126,7 +130,7 @@ class Slot:
                 self.start()
             start = time.monotonic()
             lim = job.limits
-            self.groups.set_limits(lim.processes + 3, (lim.memory_mb + ZYGOTE_MB) << 20)
+            self.groups.set_limits(lim.processes + 3, (lim.memory_mb + ZYGOTE_MB) << 20, lim.cpus)
             job_id = next(self.ids)
             (out_r, out_w), (err_r, err_w), (pay_r, pay_w), (rep_r, rep_w) = (os.pipe() for _ in range(4))
             in_r, in_w = os.pipe() if job.stdin is not None else (None, None)
@@ -165,7 +169,7 @@ class Slot:
         report, files = ex.report()
         done = ex.done or {}
         rc = report.get("rc")
-        error = error or report.get("error")
+        error = error or report.get("error") or done.get("cleanup_error")
         stopped = bool(done.get("timed_out") or ex.truncated or done.get("killed") or error)
         return SandboxResult(None if stopped else rc, bytes(ex.bufs["out"]), bytes(ex.bufs["err"]),
                              bool(done.get("timed_out")) or ex.broken == "timed out", ex.truncated,
@@ -312,7 +316,9 @@ class Pool:
     """Warm slots for one isolation level; a thread takes a slot for one job and gives it back."""
 
     def __init__(self, level: str, scratch_root: str | None = None, max_slots: int = 64) -> None:
-        self.level, self.scratch_root = level, scratch_root
+        self.level = level
+        # unsafe mode writes scratch folders on disk: under one private folder, removed at close
+        self.scratch_root = None if level == "bwrap" else tempfile.mkdtemp(prefix="hf-sbx-", dir=scratch_root)
         self.cond = threading.Condition()
         self.free: list[Slot] = []
         self.slots: list[Slot] = []
@@ -354,6 +360,8 @@ class Pool:
                 slot.close()
             self.slots.clear()
             self.free.clear()
+        if self.scratch_root:
+            remove_tree(self.scratch_root)
 
 
 _POOLS: dict[tuple, Pool] = {}

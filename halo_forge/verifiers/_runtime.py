@@ -7,7 +7,7 @@ The file system inside is built from nothing (bubblewrap's tmpfs root), read-onl
   host paths) with every ``site-packages``/``dist-packages`` folder masked by an empty read-only tmpfs:
   sandboxed Python gets the standard library only, never the project's venv (which holds, among
   others, the HumanEval tests);
-- the fork server's four standard-library-only modules at ``/opt/halo-forge``;
+- the fork server's standard-library-only modules at ``/opt/halo-forge``;
 - a fresh ``/proc`` and ``/dev``; ``/tmp`` is replaced per sample by its own capped tmpfs.
 
 Nothing else of the host exists inside: no home folders, no ``/run`` or ``/var`` (no host sockets),
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 INSIDE = "/opt/halo-forge"
-ZYGOTE_MODULES = ("_zygote.py", "_wire.py", "_fsutil.py", "_funcserver.py")
+ZYGOTE_MODULES = ("_zygote.py", "_wire.py", "_fsutil.py", "_funcserver.py", "_seccomp.py")
 HERE = Path(__file__).resolve().parent
 UID_BASE = int(os.environ.get("HALO_FORGE_SANDBOX_UID_BASE", "2100000000"))
 UID_COUNT = 4096

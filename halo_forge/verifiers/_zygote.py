@@ -36,12 +36,14 @@ import time
 _BASE_PATH = list(sys.path)  # what the sample's Python gets back: `python -I -S`'s own path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _fsutil  # noqa: E402
+import _funcserver  # noqa: E402  (imported here, so every sample starts with it warm)
+import _seccomp  # noqa: E402
 import _wire  # noqa: E402
 
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID = 0x20000, 0x08000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 36, 38
 GRACE = 1.0  # seconds S gets to collect results after a stop, before SIGKILL
 SCRATCH = "/tmp/sandbox"
 
@@ -65,6 +67,19 @@ def _prctl(option: int, arg: int) -> None:
     _check(_libc.prctl(option, arg, 0, 0, 0), f"prctl {option}")
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _clear_capabilities() -> None:
+    """Empty effective, permitted and inheritable sets (setuid emptied the first two already)."""
+    _check(_libc.capset(ctypes.byref(_CapHeader(0x20080522, 0)), (_CapData * 2)()), "capset")
+
+
 class _Stop(Exception):
     """The zygote asked the supervisor to stop the sample (timeout or the host's kill)."""
 
@@ -74,6 +89,8 @@ def main() -> None:
     cfg = json.loads(sys.argv[1])
     sock = socket.socket(fileno=cfg["fd"])
     own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC) if cfg["isolate"] else None
+    if own_pidns is None:  # unsafe mode: orphans of a sample come back to us, not to the host's init
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
     _wire.send_msg(sock, ["hello", os.getpid()])
     while True:
         msg, fds = _wire.recv_msg(sock)
@@ -96,12 +113,13 @@ def run_job(sock: socket.socket, job: dict, fds: list[int], cfg: dict, own_pidns
     start = time.monotonic()
     if own_pidns is not None:
         _new_pid_namespace(own_pidns)
+    workdir = None if cfg["isolate"] else tempfile.mkdtemp(prefix="s-", dir=cfg["scratch_root"])
     pid = os.fork()
     if pid == 0:
         code = 0
         try:
             sock.close()
-            supervise(job, fds, cfg)
+            supervise(job, fds, cfg, workdir)
         except BaseException:  # noqa: BLE001 - the report already says what failed
             code = 70
         os._exit(code)
@@ -109,13 +127,40 @@ def run_job(sock: socket.socket, job: dict, fds: list[int], cfg: dict, own_pidns
         os.close(fd)
     timed_out, killed = _wait_supervisor(sock, job, pid, start + float(job["limits"]["wall"]))
     _, status = os.waitpid(pid, 0)
-    if own_pidns is None:  # unsafe mode: no namespace to take the sample's processes with it
+    cleanup = None
+    if workdir:  # unsafe mode: no namespace takes the processes and no tmpfs the files along
+        _kill_adopted(pid)
         try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
+            _fsutil.remove_tree(workdir)
+        except OSError as exc:
+            cleanup = f"{type(exc).__name__}: {exc}"
     _wire.send_msg(sock, {"op": "done", "id": job["id"], "timed_out": timed_out, "killed": killed,
-                          "status": os.waitstatus_to_exitcode(status), "elapsed": time.monotonic() - start})
+                          "status": os.waitstatus_to_exitcode(status), "elapsed": time.monotonic() - start,
+                          "cleanup_error": cleanup})
+
+
+def _kill_adopted(pgid: int) -> None:
+    """Unsafe mode: kill the sample's process group and every orphan it left (adopted by us, the
+    subreaper), then reap them."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+    me = os.getpid()
+    for _ in range(100):  # each round's dead orphans hand their own children to us
+        try:
+            with open(f"/proc/{me}/task/{me}/children") as fh:
+                orphans = [int(p) for p in fh.read().split()]
+        except OSError:
+            return
+        if not orphans:
+            return
+        for child in orphans:
+            try:
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
+            except OSError:
+                pass
 
 
 def _wait_supervisor(sock: socket.socket, job: dict, pid: int, deadline: float) -> tuple[bool, bool]:
@@ -157,16 +202,16 @@ def _raise_stop(signum, frame):
     raise _Stop()
 
 
-def supervise(job: dict, fds: list[int], cfg: dict) -> None:
+def supervise(job: dict, fds: list[int], cfg: dict, workdir: str | None) -> None:
     signal.signal(signal.SIGUSR1, _raise_stop)
     payload_r, report_w, out_w, err_w, *rest = fds
     stdin_r = rest.pop(0) if job["stdin"] else None
     rpc = rest if job["rpc"] else []
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _prctl(PR_SET_DUMPABLE, 0)
-    isolate, workdir, rc, error, worker = cfg["isolate"], None, None, None, None
+    isolate, rc, error, worker = cfg["isolate"], None, None, None
     try:
-        workdir = _make_scratch(job, cfg)
+        workdir = _make_scratch(job, cfg, workdir)
         _write_files(job, payload_r, workdir, cfg.get("uid"))
         os.close(payload_r)
         if isolate:
@@ -189,14 +234,12 @@ def supervise(job: dict, fds: list[int], cfg: dict) -> None:
     _wire.write_frame(report_w, _wire.dumps(head))
     for _, data in files:
         _wire.write_frame(report_w, data)
-    if not isolate and workdir:
-        _fsutil.remove_tree(workdir)
 
 
-def _make_scratch(job: dict, cfg: dict) -> str:
-    if not cfg["isolate"]:
+def _make_scratch(job: dict, cfg: dict, workdir: str | None) -> str:
+    if workdir is not None:  # unsafe mode: the zygote's folder, removed by the zygote
         os.setpgid(0, 0)
-        return tempfile.mkdtemp(prefix="hf-sbx-", dir=cfg.get("scratch_root"))
+        return workdir
     lim = job["limits"]
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare(mount, ipc)")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
@@ -332,16 +375,17 @@ def run_worker(job: dict, cfg: dict, workdir: str, fds: list[int | None]) -> Non
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)  # from root to a plain uid: every capability is gone
+            _clear_capabilities()
             _prctl(PR_SET_DUMPABLE, 1)
         _prctl(PR_SET_NO_NEW_PRIVS, 1)
+        if uid is not None:
+            _seccomp.install()
         os.chdir(workdir)
         env = {str(k): str(v) for k, v in job["env"].items()}
         if job["mode"] == "exec":
             for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
                 signal.signal(sig, signal.SIG_DFL)
             os.execvpe(job["argv"][0], job["argv"], env)
-        import _funcserver
-
         sys.path[:] = _BASE_PATH
         os.environ.clear()
         os.environ.update(env)

@@ -128,7 +128,7 @@ class ExecutionVerifier(SandboxedVerifier, Verifier):
             res = self.sandbox.run(self.sandbox.python_argv + ["prog.py"], files={"prog.py": code},
                                    stdin=str(t.get("input", "")), limits=lim)
             outcomes.append(self._outcome(res.returncode, res.text(), res.text("stderr"), t,
-                                          res.timed_out, res.output_truncated))
+                                          res.timed_out, res.output_truncated, res.error))
             if res.returncode is None:
                 break
         return outcomes
@@ -151,7 +151,8 @@ class ExecutionVerifier(SandboxedVerifier, Verifier):
         if f.get("out/compile.rc", b"").strip() != b"0":
             msg = f.get("out/compile.txt", b"").decode("utf-8", "replace")[-400:]
             return fail("compile error" if "out/compile.rc" in f else "compile step did not finish",
-                        stage="compile_error", compiler_output=msg, timed_out=res.timed_out)
+                        stage="compile_error", compiler_output=msg, timed_out=res.timed_out,
+                        **({"sandbox_error": res.error} if res.error else {}))
         outcomes = []
         for i, t in enumerate(tests):
             if f"out/{i}.rc" not in f:
@@ -163,11 +164,13 @@ class ExecutionVerifier(SandboxedVerifier, Verifier):
                                           False, False))
         return outcomes
 
-    def _outcome(self, rc: int | None, out: str, err: str, test: dict, timed_out: bool, truncated: bool) -> dict:
+    def _outcome(self, rc: int | None, out: str, err: str, test: dict, timed_out: bool, truncated: bool,
+                 sandbox_error: str | None = None) -> dict:
         # correct output is necessary and a clean exit too (a crash or timeout after it is a failure);
         # the exit status alone never passes anything
         ok = rc == 0 and output_matches(out, str(test["output"]), test.get("match", self.match), self.tolerance)
-        return {"rc": rc, "ok": ok, "out": out[:200], "err": err[-300:], "timed_out": timed_out, "truncated": truncated}
+        return {"rc": rc, "ok": ok, "out": out[:200], "err": err[-300:], "timed_out": timed_out, "truncated": truncated,
+                "sandbox_error": sandbox_error}
 
     def _score(self, outcomes: list[dict], n: int, base: dict) -> VerifyResult:
         passed = sum(o["ok"] for o in outcomes)
@@ -179,7 +182,9 @@ class ExecutionVerifier(SandboxedVerifier, Verifier):
         first = next((i for i, o in enumerate(outcomes) if not o["ok"]), len(outcomes))
         o = outcomes[first] if first < len(outcomes) else {"rc": None, "out": "", "err": "", "timed_out": False,
                                                             "truncated": False, "missing": True}
-        if o.get("missing"):
+        if o.get("sandbox_error") and not o["timed_out"]:
+            why = f"test {first}: the sandbox failed ({o['sandbox_error']})"
+        elif o.get("missing"):
             why = f"test {first} did not run (time ran out, or an earlier case was killed)"
         elif o["timed_out"]:
             why = "timed out"

@@ -72,7 +72,8 @@ class HumanEvalVerifier(SandboxedVerifier, Verifier):
         check = {"kind": "humaneval", "prompt": problem["prompt"], "test": problem["test"],
                  "entry": problem["entry_point"]}
         verdict, res = run_judged(self.sandbox, {"solution.py": program.encode()}, "solution.py", check, self.limits)
-        base = {"task_id": task_id, "form": form, "isolation": res.isolation if res else self.sandbox.isolation}
+        base = {"task_id": task_id, "form": form, "isolation": res.isolation if res else self.sandbox.isolation,
+                **({"sandbox_error": res.error} if res and res.error else {})}
         if verdict.get("passed") is True:
             return VerifyResult(1.0, True, {"reason": "check passed", **base})
         stderr = res.text("stderr")[-400:] if res else ""

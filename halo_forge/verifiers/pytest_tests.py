@@ -50,7 +50,8 @@ class PytestVerifier(SandboxedVerifier, Verifier):
             return fail("no code in the completion", stage="no_code")
         check = {"kind": "pytest", "tests": test_module(tests), "stop_first": self.stop_first}
         verdict, res = run_judged(self.sandbox, {"solution.py": code.encode()}, "solution.py", check, self.limits)
-        base = {"isolation": res.isolation if res else self.sandbox.isolation}
+        base = {"isolation": res.isolation if res else self.sandbox.isolation,
+                **({"sandbox_error": res.error} if res and res.error else {})}
         counts = [verdict.get(k) for k in ("collected", "passed", "failed", "errors")]
         if not all(type(c) is int for c in counts):
             return fail(str(verdict.get("reason") or "no result from the judge"), **base)

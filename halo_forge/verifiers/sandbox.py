@@ -40,7 +40,7 @@ SANDBOX_DIR = "/tmp/sandbox"  # the sample's working folder inside bwrap (on its
 UNSAFE_FLAG = "--unsafe-verifier-execution"
 HERE = Path(__file__).resolve().parent
 SOURCE_FILES = tuple(HERE / f for f in ("sandbox.py", "_job.py", "_pool.py", "_runtime.py", "_cgroups.py",
-                                        "_zygote.py", "_fsutil.py", "_wire.py", "_funcserver.py", "_judging.py",
+                                        "_zygote.py", "_fsutil.py", "_wire.py", "_funcserver.py", "_seccomp.py", "_judging.py",
                                         "_judge.py", "_remote.py"))
 
 _ISO_LOCK = threading.Lock()
@@ -57,6 +57,10 @@ def _bwrap_problem() -> str | None:
     problem = runtime().problem()
     if problem:
         return problem
+    cg = cgroups()
+    if not (cg.pids_ok and cg.memory_ok):
+        return ("the cgroup v1 pids and memory controllers are not writable here (each sample's process count "
+                "and memory are bounded there; cgroup v2 is not supported yet)")
     probe = "import os\nprint(os.getuid(), os.geteuid(), len(os.listdir('/proc/self/fd')))\n"
     try:
         res = get_pool("bwrap").run(_job_for(runtime().python_argv + ["probe.py"], {"probe.py": probe.encode()},
@@ -84,7 +88,7 @@ def isolation_report() -> dict[str, object]:
     level = detect_isolation()
     cg = cgroups()
     return {"isolation": level, "reason": _ISO.get("reason"), "bwrap": shutil.which("bwrap") is not None,
-            "root": os.geteuid() == 0, "pids_cgroup": cg.pids_ok, "memory_cgroup": cg.memory_ok,
+            "root": os.geteuid() == 0, "pids_cgroup": cg.pids_ok, "memory_cgroup": cg.memory_ok, "cpu_cgroup": cg.cpu_ok,
             "process_bound": ("pids cgroup + RLIMIT_NPROC of the sample's own uid" if level == "bwrap" and cg.pids_ok
                               else "pids cgroup" if cg.pids_ok else "RLIMIT_NOFILE/CPU only (no pids cgroup)")}
 
@@ -141,7 +145,8 @@ class Sandbox:
         parts = [self.isolation, "rlimits cpu/as/fsize/nofile/nproc"]
         if self._level == "bwrap":
             parts.append("own uid, PID/mount/IPC namespaces and tmpfs quota per sample")
-        parts += [name for name, ok in (("pids cgroup", cg.pids_ok), ("memory cgroup", cg.memory_ok)) if ok]
+        parts += [name for name, ok in (("pids cgroup", cg.pids_ok), ("memory cgroup", cg.memory_ok),
+                                        ("cpu cgroup", cg.cpu_ok)) if ok]
         return " + ".join(parts)
 
     def run(self, argv: Sequence[str], *, files: Mapping[str, bytes | str] | None = None,
