@@ -30,8 +30,9 @@ needs_bwrap = pytest.mark.skipif(ISOLATION != "bwrap", reason="bubblewrap sandbo
                                  "(needs root and bubblewrap; see docs/VERIFIERS.md)")
 TIMEOUT = 3.0
 SYSCTL = "/proc/sys/kernel/printk_ratelimit_burst"
-PYTEST_ROW = {"tests": "from solution import add, Stack\n\n"
-                       "def test_add():\n    assert add(2, 3) == 5\n    assert add(-1, 1) == 0\n\n"
+PYTEST_ROW = {"tests": "import math\nfrom solution import *\n\n"
+                       "def test_add():\n    assert add(2, 3) == 5\n    assert math.isclose(add(0.1, 0.2), 0.3)\n"
+                       "    assert sorted([add(1, 1), add(0, 1)]) == [1, 2]\n\n"
                        "def test_stack():\n    s = Stack()\n    s.push(1)\n    s.push(2)\n"
                        "    assert s.pop() == 2\n    assert len(s) == 1\n"}
 PYTEST_GOOD = ("def add(a, b):\n    return a + b\n\n\nclass Stack:\n    def __init__(self):\n        self.items = []\n\n"
@@ -138,7 +139,8 @@ def test_identity_is_an_unprivileged_host_uid(planted, execution):
 HE_CHEATS = ["cheat_humaneval_builtins.py", "cheat_humaneval_frames.py", "cheat_humaneval_eq.py",
              "cheat_humaneval_fds.py", "cheat_humaneval_protocol.py", "cheat_humaneval_exits.py",
              "cheat_humaneval_flood.py", "cheat_humaneval_tests.py", "cheat_humaneval_kill.py"]
-PYTEST_CHEATS = ["cheat_pytest_internals.py", "cheat_pytest_exceptions.py", "cheat_pytest_eq.py"]
+PYTEST_CHEATS = ["cheat_pytest_internals.py", "cheat_pytest_exceptions.py", "cheat_pytest_eq.py",
+                 "cheat_pytest_shadow.py"]
 IN_PROCESS_CHEATS = HE_CHEATS[:7]  # only the candidate's own interpreter: safe to run with no isolation
 
 

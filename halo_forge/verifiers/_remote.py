@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import sys
 import types
 
 from halo_forge.verifiers import _wire
@@ -189,6 +190,20 @@ class RemoteObject:
         return hash((id(self._ch), self._hid))
 
 
+def _star_names(names: list[str], importer: dict) -> list[str]:
+    """What ``from solution import *`` may bind in the test module: never a builtin (``sorted``,
+    ``abs``, ``AssertionError``…), a name the test module already has (``math``, ``EXPECTED``…), a
+    pytest-looking name (``pytestmark``, ``test_*``, ``setup_*``) or a private one — the candidate
+    cannot replace the test's own tools with functions that agree with it."""
+    keep = []
+    for name in names:
+        if (not name.isidentifier() or name.startswith("_") or hasattr(builtins, name) or name in importer
+                or name.lower().startswith(("test", "pytest", "setup", "teardown"))):
+            continue
+        keep.append(name)
+    return keep
+
+
 class RemoteModule(types.ModuleType):
     """``solution`` as the judge's tests import it: each attribute is fetched from the candidate."""
 
@@ -198,11 +213,11 @@ class RemoteModule(types.ModuleType):
 
     def __getattr__(self, name: str):
         ch = self.__dict__["_ch"]
-        if name == "__all__":
+        if name == "__all__":  # asked by `from solution import *`, from the importing module's frame
             names = ch.request(["names"])
             if type(names) is not list or not all(type(n) is str for n in names):
                 raise ChannelBroken("malformed list of names")
-            return [n for n in names if n.isidentifier()]
+            return _star_names(names, sys._getframe(1).f_globals)
         if name.startswith("__"):
             raise AttributeError(name)
         kind = ch.request(["get", name])
