@@ -138,10 +138,11 @@ def test_identity_is_an_unprivileged_host_uid(planted, execution):
 # ------------------------------------------------------------------ 2. reward for wrong code
 HE_CHEATS = ["cheat_humaneval_builtins.py", "cheat_humaneval_frames.py", "cheat_humaneval_eq.py",
              "cheat_humaneval_fds.py", "cheat_humaneval_protocol.py", "cheat_humaneval_exits.py",
-             "cheat_humaneval_flood.py", "cheat_humaneval_tests.py", "cheat_humaneval_kill.py"]
+             "cheat_humaneval_flood.py", "cheat_humaneval_sleep.py", "cheat_humaneval_tests.py",
+             "cheat_humaneval_kill.py"]
 PYTEST_CHEATS = ["cheat_pytest_internals.py", "cheat_pytest_exceptions.py", "cheat_pytest_eq.py",
                  "cheat_pytest_shadow.py"]
-IN_PROCESS_CHEATS = HE_CHEATS[:7]  # only the candidate's own interpreter: safe to run with no isolation
+IN_PROCESS_CHEATS = HE_CHEATS[:8]  # only the candidate's own interpreter: safe to run with no isolation
 
 
 def check_cheats(unsafe: bool, cheats: list[str]) -> None:

@@ -104,7 +104,7 @@ def run_pytest(ch: Channel, tests: str, stop_first: bool, private: str) -> dict:
 def judge(job: dict, fds: list[int], private: str) -> dict:
     if len(fds) != 2:
         return {"passed": False, "reason": "judge got no channel"}
-    ch = Channel(fds[0], fds[1], time.monotonic() + float(job["timeout"]))
+    ch = Channel(fds[0], fds[1], float(job["timeout"]), time.monotonic() + float(job["hard_timeout"]))
     if job["kind"] == "humaneval":
         return check_humaneval(ch, job["prompt"], job["test"], job["entry"])
     if job["kind"] == "pytest":

@@ -3,8 +3,10 @@
 
 For one sample: two pipes are made; the candidate's ends go into the sandbox with a ``serve`` job
 (descriptors 3 and 4 of the sample), the judge's ends go to a judge process with the check to run.
-The sandbox's job loop waits for the judge's verdict; once it is in, the sample is stopped. A judge
-that does not answer by the sample's deadline (plus grace) is killed and replaced.
+The sandbox's job loop waits for the judge's verdict; once it is in, the sample is stopped. The
+candidate gets ``timeout`` seconds of the judge's waiting (and ``timeout`` CPU seconds); the sample
+lives at most ``timeout`` + 5 s, the judge's own work included. A judge that does not answer by then
+(plus grace) is killed and replaced.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from halo_forge.verifiers._job import Job, Limits, SandboxResult
 from halo_forge.verifiers._pool import CLEAN_PATH
 
 ROOT = Path(__file__).resolve().parents[2]  # the folder holding this halo_forge package
+JUDGE_SLACK = 5.0  # seconds of the judge's own work (pytest's set-up, the tests) on top of the candidate's time
 
 
 class Judge:
@@ -139,8 +142,9 @@ def run_judged(sandbox, files: dict[str, bytes], script: str, check: dict,
     resp_r, resp_w = os.pipe()  # candidate → judge
     pool = judge_pool()
     judge = pool.acquire()
-    run = JudgeRun(judge, {**check, "timeout": float(limits.wall_seconds)}, [resp_r, req_w])
-    job = sandbox.job(sandbox.python_argv + [script], files, limits)
+    wall = float(limits.wall_seconds)
+    run = JudgeRun(judge, {**check, "timeout": wall, "hard_timeout": wall + JUDGE_SLACK}, [resp_r, req_w])
+    job = sandbox.job(sandbox.python_argv + [script], files, limits.with_(wall_seconds=wall + JUDGE_SLACK))
     job.mode, job.rpc = "serve", (req_r, resp_w)
     result = None
     try:

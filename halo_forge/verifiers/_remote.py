@@ -8,8 +8,12 @@ Exceptions come back as built-in exception classes (``Exception`` subclasses onl
 here from the name; ``KeyboardInterrupt``, ``SystemExit`` and the test framework's own outcome
 exceptions cannot be forged.
 
-Any protocol break — the process died, the deadline passed, a malformed answer — marks the channel
-broken for good; the verdict then fails whatever the test code did with the exception.
+Time: the candidate has ``budget`` seconds of the judge's waiting (its load time plus every answer);
+the judge's own work (pytest's collection, the test code) does not count against it. ``hard`` is the
+absolute end, when the sandbox stops the sample anyway.
+
+Any protocol break — the process died, time ran out, a malformed answer — marks the channel broken
+for good; the verdict then fails whatever the test code did with the exception.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import builtins
 import os
 import sys
+import time
 import types
 
 from halo_forge.verifiers import _wire
@@ -38,8 +43,8 @@ def _builtin_exception(name: str) -> type | None:
 
 
 class Channel:
-    def __init__(self, rfd: int, wfd: int, deadline: float) -> None:
-        self.rfd, self.wfd, self.deadline = rfd, wfd, deadline
+    def __init__(self, rfd: int, wfd: int, budget: float, hard: float) -> None:
+        self.rfd, self.wfd, self.budget, self.hard = rfd, wfd, budget, hard
         os.set_blocking(wfd, False)
         self.broken: str | None = None
         self.calls = 0
@@ -49,10 +54,17 @@ class Channel:
         self.broken = self.broken or why
         raise ChannelBroken(self.broken)
 
+    def _deadline(self) -> float:
+        return min(time.monotonic() + self.budget, self.hard)
+
+    def _spent(self, since: float) -> None:
+        self.budget -= time.monotonic() - since
+
     def ready(self) -> str | None:
         """None once the candidate's program loaded; else why it did not."""
+        start = time.monotonic()
         try:
-            msg = _wire.loads(_wire.read_frame(self.rfd, self.deadline, MAX_ANSWER))
+            msg = _wire.loads(_wire.read_frame(self.rfd, self._deadline(), MAX_ANSWER))
         except _wire.WireTimeout:
             self.broken = "timed out before the program loaded"
         except (EOFError, OSError):
@@ -60,6 +72,7 @@ class Channel:
         except _wire.WireError as exc:
             self.broken = f"malformed first message ({exc})"
         else:
+            self._spent(start)
             if msg == ["ready"]:
                 return None
             if type(msg) is list and len(msg) == 2 and msg[0] == "error" and type(msg[1]) is str:
@@ -73,9 +86,12 @@ class Channel:
         if self.broken:
             raise ChannelBroken(self.broken)
         self.calls += 1
+        start = time.monotonic()
         try:
-            _wire.write_frame(self.wfd, _wire.dumps(msg), self.deadline)
-            reply = _wire.loads(_wire.read_frame(self.rfd, self.deadline, MAX_ANSWER), self._handle)
+            deadline = self._deadline()
+            _wire.write_frame(self.wfd, _wire.dumps(msg), deadline)
+            reply = _wire.loads(_wire.read_frame(self.rfd, deadline, MAX_ANSWER), self._handle)
+            self._spent(start)
         except _wire.WireTimeout:
             self._break("timed out")
         except (EOFError, OSError):

@@ -6,14 +6,7 @@ import os
 import signal
 import socket
 import sys
-
-def inside_sandbox():
-    """Safety catch: real signals only inside a sandbox PID namespace (pid 1 is its supervisor);
-    anywhere else this program only asks whether it *could* signal (signal 0)."""
-    try:
-        return b"_zygote.py" in open("/proc/1/cmdline", "rb").read()
-    except OSError:
-        return False
+INSIDE = b"_zygote.py" in open("/proc/1/cmdline", "rb").read()  # safety catch: real signals only inside (README)
 
 
 ctx = json.loads(sys.stdin.readline())
@@ -21,7 +14,7 @@ mode = ctx["mode"]
 if mode == "fake_verdict":
     print("PASSED: all tests passed")
     sys.exit(0)
-if mode in ("fork_bomb", "memory_bomb") and not inside_sandbox():
+if mode in ("fork_bomb", "memory_bomb") and not INSIDE:
     sys.exit(3)
 if mode == "fork_bomb":
     while True:
@@ -54,7 +47,7 @@ if mode == "network":
 if mode == "kill_parent":
     for pid in (os.getppid(), ctx["host_pid"], 1, -1):
         try:
-            os.kill(pid, signal.SIGKILL if inside_sandbox() else 0)
+            os.kill(pid, signal.SIGKILL if INSIDE else 0)
         except OSError:
             pass
     print("still here")

@@ -4,19 +4,8 @@ import json
 import os
 import sys
 
-
-def inside_sandbox():
-    """Safety catch: this probe does real damage only inside a sandbox PID namespace (pid 1 is the
-    sandbox's supervisor); run anywhere else it refuses to start."""
-    try:
-        return b"_zygote.py" in open("/proc/1/cmdline", "rb").read()
-    except OSError:
-        return False
-
-
-if not inside_sandbox():
-    print("NOT IN A SANDBOX: refusing to run")
-    raise SystemExit(3)
+if b"_zygote.py" not in open("/proc/1/cmdline", "rb").read():  # safety catch: only inside a sandbox (README)
+    raise SystemExit("NOT IN A SANDBOX: refusing to run")
 
 limit = json.loads(sys.stdin.read())["quota_files"]
 made = 0

@@ -7,14 +7,7 @@ import os
 import signal
 import socket
 import sys
-
-def inside_sandbox():
-    """Safety catch: real signals only inside a sandbox PID namespace (pid 1 is its supervisor);
-    anywhere else this program only asks whether it *could* signal (signal 0)."""
-    try:
-        return b"_zygote.py" in open("/proc/1/cmdline", "rb").read()
-    except OSError:
-        return False
+INSIDE = b"_zygote.py" in open("/proc/1/cmdline", "rb").read()  # safety catch: real signals only inside (README)
 
 
 tag = json.loads(sys.stdin.read())["tag"]
@@ -44,7 +37,7 @@ for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
     if pid not in mine:
         found.append(f"process {pid}")
         try:
-            os.kill(pid, signal.SIGKILL if inside_sandbox() else 0)
+            os.kill(pid, signal.SIGKILL if INSIDE else 0)
         except OSError:
             pass
 print("CONTAINED" if not found else "BREACH: " + "; ".join(found))
