@@ -54,7 +54,7 @@ def probe(verifier, runs: list[tuple[str, dict]]) -> dict[str, object]:
 
 
 def assert_contained(results: dict) -> None:
-    bad = {name: r.details.get("first_failure", r.details) for name, r in results.items() if not r.passed}
+    bad = {name: (r.reason, r.details.get("first_failure")) for name, r in results.items() if not r.passed}
     assert not bad, bad
 
 

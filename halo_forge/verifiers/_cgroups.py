@@ -128,6 +128,7 @@ class Cgroups:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.count = 0
         self.roots: dict[str, Path] = {}
         for ctl in CONTROLLERS:
             root = _own_group(ctl)
@@ -158,7 +159,11 @@ class Cgroups:
     def cpu_ok(self) -> bool:
         return "cpu" in self.roots
 
-    def slot(self, index: int) -> SlotGroups:
+    def slot(self) -> SlotGroups:
+        """Fresh groups for one slot (numbered across every pool of this process: never shared)."""
+        with self.lock:
+            self.count += 1
+            index = self.count
         dirs = {}
         for ctl, base in self.roots.items():
             d = base / f"slot{index}"

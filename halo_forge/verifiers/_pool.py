@@ -64,7 +64,7 @@ class Slot:
     def __init__(self, index: int, level: str, scratch_root: str | None) -> None:
         self.index, self.level, self.scratch_root = index, level, scratch_root
         self.lease = UidLease() if level == "bwrap" else None
-        self.groups = cgroups().slot(index)
+        self.groups = cgroups().slot()
         self.proc: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
         self.baseline: frozenset[int] = frozenset()

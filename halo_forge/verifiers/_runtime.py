@@ -24,6 +24,7 @@ import fcntl
 import functools
 import json
 import os
+import stat
 import sys
 import sysconfig
 import tempfile
@@ -58,6 +59,15 @@ class Runtime:
             if path and (path == "/tmp" or path.startswith("/tmp/")):
                 return (f"the base interpreter lives under /tmp ({path}), which each sample replaces with "
                         f"its own tmpfs")
+        need = [(self.exe, stat.S_IROTH | stat.S_IXOTH), (self.stdlib, stat.S_IXOTH),
+                (os.path.join(self.stdlib, "os.py"), stat.S_IROTH)]
+        for path, bits in need + ([(self.libpython, stat.S_IROTH)] if self.libpython else []):
+            try:
+                if os.stat(path).st_mode & bits != bits:
+                    return (f"{path} is not readable by other users: samples run as an unprivileged uid, so "
+                            f"the base interpreter must be installed world-readable (umask 022)")
+            except OSError as exc:
+                return f"cannot inspect the base interpreter ({exc})"
         return None
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -93,17 +94,25 @@ def isolation_report() -> dict[str, object]:
                               else "pids cgroup" if cg.pids_ok else "RLIMIT_NOFILE/CPU only (no pids cgroup)")}
 
 
+_PY_FLAGS = {"-I", "-S", "-B", "-E", "-s", "-u"}
+
+
 def _job_for(argv: Sequence[str], files: Mapping[str, bytes], limits: Limits, level: str,
              ro: frozenset[str] = frozenset(), stdin: bytes | None = None, collect: Sequence[str] = (),
              env: Mapping[str, str] | None = None) -> Job:
-    """A Python script run as ``python -I -S script`` becomes a ``pyrun`` job (the warm interpreter
-    runs it: no interpreter start-up); anything else is exec-ed."""
+    """``python [flags] script args…`` (the sandbox's Python, or this process's ``sys.executable``,
+    which is not inside) becomes a ``pyrun`` job: the warm interpreter runs the script as
+    ``python -I -S`` would, with no interpreter start-up. Anything else is exec-ed."""
     argv = list(argv)
-    py = runtime().python_argv
-    mode = "pyrun" if argv[:len(py)] == py and len(argv) > len(py) and argv[len(py)] in files else "exec"
     home = SANDBOX_DIR if level == "bwrap" else "/tmp"
-    return Job(mode, argv[len(py):] if mode == "pyrun" else argv, files, limits, clean_env(home, env), ro, stdin,
-               tuple(collect))
+    if argv and argv[0] in (runtime().exe, sys.executable):
+        i = 1
+        while i < len(argv) and argv[i] in _PY_FLAGS:
+            i += 1
+        if i < len(argv) and argv[i] in files:
+            return Job("pyrun", argv[i:], files, limits, clean_env(home, env), ro, stdin, tuple(collect))
+        argv[0] = runtime().exe
+    return Job("exec", argv, files, limits, clean_env(home, env), ro, stdin, tuple(collect))
 
 
 class Sandbox:
