@@ -27,6 +27,7 @@ from halo_forge.verifiers._pool import CLEAN_PATH
 
 ROOT = Path(__file__).resolve().parents[2]  # the folder holding this halo_forge package
 JUDGE_SLACK = 5.0  # seconds of the judge's own work (pytest's set-up, the tests) on top of the candidate's time
+JOBS_PER_JUDGE = 500  # then a fresh process: whatever the dataset's tests left in the old one goes with it
 
 
 class Judge:
@@ -45,6 +46,7 @@ class Judge:
                                      cwd=self.private)
         child.close()
         self.sock = parent
+        self.jobs = 0
 
     def close(self) -> None:
         self.sock.close()
@@ -72,8 +74,9 @@ class JudgePool:
             return judge
 
     def release(self, judge: Judge, healthy: bool) -> None:
+        judge.jobs += 1
         with self.lock:
-            if healthy:
+            if healthy and judge.jobs < JOBS_PER_JUDGE:
                 self.free.append(judge)
                 return
             if judge in self.all:
