@@ -171,7 +171,8 @@ def _wait_supervisor(sock: socket.socket, job: dict, pid: int, deadline: float) 
     try:
         while True:
             until = deadline if stop_at is None else stop_at + GRACE
-            ready = select.select([pidfd, sock], [], [], max(0.0, until - time.monotonic()))[0]
+            wait = None if until == float("inf") else max(0.0, until - time.monotonic())
+            ready = select.select([pidfd, sock], [], [], wait)[0]
             if pidfd in ready:
                 return timed_out, killed
             if sock in ready:
