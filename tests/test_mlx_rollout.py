@@ -67,3 +67,27 @@ def test_greedy_sampling_matches_torch_generate():
                for p in ARITHMETIC_PROMPTS[:2]]
     ours = sampling.greedy_texts(model, tok, prompts, max_new_tokens=6)
     assert ours == generate(torch_model, weights.hf_tokenizer(tok), prompts, max_new_tokens=6)
+
+
+def test_held_out_figures_match_the_pytorch_ones():
+    """preference accuracy, task accuracy and verifier pass rate measured on MLX equal the PyTorch path's."""
+    from transformers import AutoModelForCausalLM
+
+    from halo_forge import evaluation, rl
+    from halo_forge.data.builtin import preference_split, to_chat
+    from halo_forge.mlx import evaluation as mlx_eval
+    from halo_forge.mlx import weights
+    from halo_forge.verifiers import get_verifier
+
+    folder = micro_model_folder()
+    model, tok = weights.load(str(folder))
+    torch_model = AutoModelForCausalLM.from_pretrained(folder)
+    hf = weights.hf_tokenizer(tok)
+    pairs = preference_split()[1][:8]
+    assert mlx_eval.preference_accuracy(model, tok, pairs) == evaluation.preference_accuracy(torch_model, hf, pairs)
+    rows = [to_chat({"prompt": f"What is {a}+{b}?", "completion": str(a + b), "answer": str(a + b)}) for a, b in ((1, 2), (30, 4), (0, 0))]
+    assert mlx_eval.task_accuracy(model, tok, rows, max_new_tokens=4) == evaluation.task_accuracy(
+        torch_model, hf, rows, max_new_tokens=4)
+    verifiers = [("math", get_verifier("math"), 1.0)]
+    assert mlx_eval.pass_rate(model, tok, verifiers, rows, max_new_tokens=4) == rl.pass_rate(
+        torch_model, hf, verifiers, rows, max_new_tokens=4, batch_size=8)
