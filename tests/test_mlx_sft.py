@@ -149,3 +149,19 @@ def test_adapter_saves_in_mlx_lm_format_and_converts_to_peft_and_back(tmp_path):
     assert a.keys() == b.keys() and all(np.array_equal(np.array(a[k]), np.array(b[k])) for k in a)
     back_cfg = json.loads((tmp_path / "back" / "adapter_config.json").read_text())
     assert back_cfg["lora_parameters"] == saved["lora_parameters"]
+
+
+def test_adapters_disabled_is_the_frozen_base():
+    """The DPO/GRPO reference of a LoRA run: the same model with its adapters switched off, then on again."""
+    import mlx.core as mx
+    import mlx_lm
+
+    from halo_forge.mlx import lora
+
+    model, tok, *_ = trained_lora(False)
+    ids = mx.array([tok.apply_chat_template(CHAT_ROWS[1]["prompt"], add_generation_prompt=True)])
+    adapted = np.array(model(ids))
+    base = np.array(mlx_lm.load(str(micro_model_folder()))[0](ids))
+    with lora.adapters_disabled(model):
+        assert np.array_equal(np.array(model(ids)), base)
+    assert np.array_equal(np.array(model(ids)), adapted) and not np.allclose(adapted, base)
