@@ -40,3 +40,7 @@ class BackendError(HaloForgeError):
 
 class OutputError(HaloForgeError):
     """Raised when the output folder already holds a different run and --overwrite was not given."""
+
+
+class SandboxUnavailable(HaloForgeError):
+    """Raised when model-written code would run without a sandbox that keeps samples apart and unsafe was not given."""

@@ -20,7 +20,7 @@ fi
 # System programs the tests and features use, one line each: the command that must exist, the Debian
 # package that provides it, and what needs it. Installed with apt where we are root; otherwise listed.
 system_programs=(
-  "bwrap bubblewrap the verifier sandbox (halo_forge/verifiers/sandbox.py; without it: an unshare fallback)"
+  "bwrap bubblewrap the verifier sandbox (halo_forge/verifiers/sandbox.py; without it code-running verifiers need --unsafe-verifier-execution)"
   "g++ g++ mx.compile on Linux CPU (MLX JIT-compiles its fused CPU kernels with g++, cached under /tmp/mlx)"
 )
 missing=()
