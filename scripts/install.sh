@@ -21,6 +21,7 @@ fi
 # package that provides it, and what needs it. Installed with apt where we are root; otherwise listed.
 system_programs=(
   "bwrap bubblewrap the verifier sandbox (halo_forge/verifiers/sandbox.py; without it: an unshare fallback)"
+  "chromium chromium the dashboard's browser tests (tests/test_dashboard_browser.py; without it: skipped)"
 )
 missing=()
 for line in "${system_programs[@]}"; do

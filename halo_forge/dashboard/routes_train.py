@@ -57,7 +57,11 @@ def _plan_train(request: Request, req: TrainRequest) -> LaunchInfo:
     values.setdefault("output", f"outputs/{run_id}")
     try:
         config = build_config(cls, values)
-        OutputFolder(state.workspace.root / config.output, run_id, overwrite=config.overwrite)  # refuses a taken folder
+        try:
+            OutputFolder(state.workspace.root / config.output, run_id, overwrite=config.overwrite)  # refuses a taken folder
+        except (OSError, ValueError) as exc:  # a name the file system refuses (NUL, too long, …)
+            raise ConfigError(f"--output {str(config.output)!r} cannot be used: {exc}",
+                              hint="choose another --output") from None
     except Exception:
         if not req.dry_run:
             state.launcher.discard(run_id)

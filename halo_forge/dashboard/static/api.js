@@ -21,7 +21,7 @@ export class ApiError extends Error {
   constructor(message, status) { super(message); this.status = status; }
 }
 
-async function answer(r) {
+export async function answer(r) {
   const body = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
   if (!r.ok) throw new ApiError(body.error || `HTTP ${r.status}`, r.status);
   return body;
