@@ -204,3 +204,13 @@ def test_fuzz_finds_no_server_error(app, ws):
 
         check()
     assert not launches.exists() or not any(launches.glob("*/launch.json"))
+
+
+def test_cli_refuses_a_port_in_use(ws, capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        message = cli_error(capsys, ["dashboard", "--port", str(taken.getsockname()[1])])
+    assert message.startswith("cannot listen on 127.0.0.1:") and "--port" in message

@@ -26,9 +26,12 @@ def resolve(request: Request, run_id: str) -> TrainingSummary:
         return state.index.get(run_id)
     except RunNotFound:
         if state.launcher.exists(run_id):
-            found = state.launcher.get(run_id, state.index).result_run_ids
-            if found and found[0] != run_id:
-                return state.index.get(found[0])
+            launch = state.launcher.get(run_id, state.index)
+            if launch.state == "running":
+                raise RunNotFound(f"run {run_id} is still running: it is indexed when it ends",
+                                  hint=f"follow it: GET /runs/{run_id}/events") from None
+            if launch.result_run_ids and launch.result_run_ids[0] != run_id:
+                return state.index.get(launch.result_run_ids[0])
         raise
 
 

@@ -135,20 +135,19 @@ def cancel(request: Request, run_id: str) -> LaunchInfo:
     SIGKILL if it lingers). The run removes its staging folder and is indexed as failed."""
     state = request.app.state
     if not state.launcher.exists(run_id):
-        _indexed_or_404(request, run_id, "cancel it where it runs (Ctrl-C in its terminal)")
+        row = _indexed_row(request, run_id)
+        raise LaunchNotFound(f"run {run_id} was not launched by this dashboard ({row.status or 'finished'})",
+                             hint="cancel it where it runs (Ctrl-C in its terminal)")
     return state.launcher.cancel(run_id, state.index)
 
 
-def _indexed_or_404(request: Request, run_id: str, what_instead: str):
+def _indexed_row(request: Request, run_id: str):
+    """The indexed run's headline row; LaunchNotFound (404) when it is neither indexed nor launched here."""
     try:
-        row = request.app.state.index.row(run_id)
+        return request.app.state.index.row(run_id)
     except RunNotFound as exc:
         raise LaunchNotFound(f"no run {run_id!r}: neither indexed nor launched by this dashboard",
                              hint=exc.hint) from None
-    if request.url.path.endswith("/cancel"):
-        raise LaunchNotFound(f"run {run_id} was not launched by this dashboard ({row.status or 'finished'})",
-                             hint=what_instead)
-    return row
 
 
 def _sse(event: str, data, event_id: str | None = None) -> bytes:
@@ -164,7 +163,7 @@ async def events(request: Request, run_id: str,
     """Live progress of a launched run as server-sent events (its output, progress and outcome)."""
     state = request.app.state
     if not state.launcher.exists(run_id):
-        row = await asyncio.to_thread(_indexed_or_404, request, run_id, "")
+        row = await asyncio.to_thread(_indexed_row, request, run_id)
         done = {"run_id": row.run_id, "state": row.status or "completed", "verdict": row.verdict,
                 "result_run_ids": [row.run_id]}
         return StreamingResponse(iter([_sse("done", done)]), media_type="text/event-stream")
