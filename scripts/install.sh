@@ -22,6 +22,7 @@ fi
 system_programs=(
   "bwrap bubblewrap the verifier sandbox (halo_forge/verifiers/sandbox.py; without it: an unshare fallback)"
   "chromium chromium the dashboard's browser tests (tests/test_dashboard_browser.py; without it: skipped)"
+  "g++ g++ mx.compile on Linux CPU (MLX JIT-compiles its fused CPU kernels with g++, cached under /tmp/mlx)"
 )
 missing=()
 for line in "${system_programs[@]}"; do
