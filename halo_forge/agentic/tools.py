@@ -78,7 +78,6 @@ def plugin_tool(spec: str) -> Tool:
 def code_tool(definition: dict, *, unsafe: bool = False, timeout: float = 5.0) -> Tool:
     """A tool whose implementation is Python source (``definition["function"]["code"]`` or ``definition["code"]``)
     defining a function of the tool's name; every call runs in the sandbox."""
-    import sys
 
     from halo_forge.verifiers.sandbox import Limits, get_sandbox
 
@@ -90,7 +89,7 @@ def code_tool(definition: dict, *, unsafe: bool = False, timeout: float = 5.0) -
     program = code + "\n" + _RUNNER.format(name=name)
 
     def run(**arguments):
-        res = sandbox.run([sys.executable, "-I", "tool.py"], files={"tool.py": program},
+        res = sandbox.run([*sandbox.python_argv, "tool.py"], files={"tool.py": program},
                           stdin=json.dumps(arguments))
         if res.returncode != 0:
             tail = res.text("stderr").strip().splitlines()[-1:] or [f"exit status {res.returncode}"]
