@@ -77,7 +77,7 @@ def memorised():
         labels[i, :n] = torch.where(torch.tensor(e["assistant_masks"]) == 1, row, -100)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     with torch.random.fork_rng(devices=[]):
-        for _ in range(150):
+        for _ in range(110):
             model(input_ids=ids, attention_mask=att, labels=labels).loss.backward()
             opt.step()
             opt.zero_grad()
@@ -226,7 +226,7 @@ def test_held_out_figures(memorised):
     model, tok = memorised
     calls = call_figures(model, tok, [CALC, PAIR, BAD], [adder()], max_new_tokens=200)
     assert calls["n"] == 3 and calls["exact_call_accuracy"] == pytest.approx(2 / 3)
-    assert calls["call_checks"]["exists"] == pytest.approx(2 / 3)
+    assert calls["call_checks"]["exists"] == round(2 / 3, 4)
     assert calls["call_failures"] == {"sub: no such tool (tools: add)": 1, "values: N of N gold call(s) matched by N call(s)": 1}
     eps = episode_figures(model, tok, [CALC, PAIR], [adder()], max_new_tokens=200)
     assert eps["answer_accuracy"] == 1.0 and eps["mean_turns"] == 2.0 and eps["call_failures"] == {}

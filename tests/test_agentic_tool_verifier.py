@@ -108,3 +108,9 @@ def test_rows_with_json_text_columns():
     v = get_verifier("tool_call")
     r = v.verify(render_calls([LOOKUP]), {"tools": json.dumps(TOOLS), "gold_calls": json.dumps([LOOKUP])})
     assert r.passed
+
+
+def test_no_call_expected():
+    assert check("It is sunny.").passed and check("It is sunny.").reason == "no call expected, none made"
+    made = check(render_calls([LOOKUP]))
+    assert not made.passed and made.details["checks"]["values"] == 0.0

@@ -80,7 +80,8 @@ def run_episodes(model, tokenizer, rows: list[dict], tools: list, *, max_turns: 
 
 
 def first_turn_texts(model, tokenizer, rows: list[dict], tools: list, *, max_new_tokens: int = 128,
-                     batch_size: int = 32, do_sample: bool = False, temperature: float = 1.0, n: int = 1) -> list[list[str]]:
+                     batch_size: int = 32, do_sample: bool = False, temperature: float = 1.0,
+                     n: int = 1) -> list[list[str]]:
     """``n`` first assistant turns per row (no tool runs): what single-turn call training and the exact-call
     figure look at."""
     from halo_forge.evaluation import generate

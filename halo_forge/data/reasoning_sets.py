@@ -9,8 +9,9 @@ chains of 2–4 operations on small numbers, with worked steps for SFT in the th
 The SFT labels come from a *sloppy teacher* (as the quickstart's `arithmetic`): on a step whose addition
 crosses a ten it forgets the carry (writes 7+5=2) on `TEACHER_CARRY_MISS_RATE` (60 %) of such steps, and
 the chain goes on from the wrong number: about 45 % of the training answers are right, and a model that
-copies the teacher's habit greedily is right only on chains without a carry (about 16 % of them). SFT learns the format and copies the flaw; the checker-driven stages
-(GRPO or RAFT with the answer reward) have that headroom to win back. Held-out rows carry the true answer.
+copies the teacher's habit greedily is right only on chains without a carry (about 16 % of them). SFT learns
+the format and copies the flaw; the checker-driven stages (GRPO or RAFT with the answer reward) have that
+headroom to win back. Held-out rows carry the true answer.
 
 Every row: ``prompt`` (chat list), ``answer`` (the true final number), and for SFT a ``completion``
 (assistant turn). Hub sets (short name → hub id): gsm8k, math, metamath; their worked solutions become
@@ -99,7 +100,8 @@ def _row(prompt: str, reasoning: str, answer: str | None, where: str) -> dict:
     if answer is None or not str(answer).strip():
         raise DataError(f"{where}: no final answer found in the solution",
                         hint="each solution needs a final answer (#### X, \\boxed{X} or 'The answer is: X')")
-    return {"prompt": _user(prompt), "completion": [{"role": "assistant", "content": think_answer([reasoning.strip()], answer)}],
+    completion = think_answer([reasoning.strip()], answer)
+    return {"prompt": _user(prompt), "completion": [{"role": "assistant", "content": completion}],
             "answer": str(answer)}
 
 

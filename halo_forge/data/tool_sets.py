@@ -96,7 +96,8 @@ def check_row(row: Any, where: str) -> dict:
         raise DataError(f"{where}: expected a JSON object per row, got {type(row).__name__}")
     missing = [c for c in ("prompt", "tools", "gold_calls") if c not in row]
     if missing:
-        raise DataError(f"{where}: tool row is missing {', '.join(map(repr, missing))} (found: {', '.join(sorted(row))})",
+        raise DataError(f"{where}: tool row is missing {', '.join(map(repr, missing))} "
+                        f"(found: {', '.join(sorted(row))})",
                         hint="each row needs prompt (text or chat list), tools and gold_calls")
     prompt = row["prompt"]
     if isinstance(prompt, str):

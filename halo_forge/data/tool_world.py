@@ -145,7 +145,8 @@ def _parallel(rng: random.Random) -> tuple[str, list[dict]]:
     (s1, d1), (s2, d2) = rng.sample(_PAIRS, 2)
     v1, v2 = rng.randint(1, 50), rng.randint(1, 50)
     return (f"Convert {v1} {_UNIT_WORDS[s1]} to {_UNIT_WORDS[d1]} and {v2} {_UNIT_WORDS[s2]} to {_UNIT_WORDS[d2]}.",
-            [_call("convert", value=v1, from_unit=s1, to_unit=d1), _call("convert", value=v2, from_unit=s2, to_unit=d2)])
+            [_call("convert", value=v1, from_unit=s1, to_unit=d1),
+             _call("convert", value=v2, from_unit=s2, to_unit=d2)])
 
 
 KINDS = {"calc": _calc, "convert": _convert, "lookup": _lookup, "parallel": _parallel}

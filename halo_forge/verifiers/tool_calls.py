@@ -78,6 +78,9 @@ class ToolCallVerifier(Verifier):
                  for t in _as_list(row[self.tools_field], self.tools_field)}
         gold = [as_call(c) for c in _as_list(row[self.gold_field], self.gold_field)]
         calls, parse_problems = parse_calls(completion)
+        if not gold and not calls and parse_problems == ["no tool call found"]:
+            return VerifyResult(1.0, True, {"reason": "no call expected, none made",
+                                            "checks": dict.fromkeys(CHECKS, 1.0), "failures": [], "calls": 0})
         failures = list(parse_problems)
         n_blocks = len(calls) + sum(p.startswith("call ") for p in parse_problems)
         checks = dict.fromkeys(CHECKS, 0.0)
