@@ -60,6 +60,7 @@ def test_pure_pieces():
 
     flat = ds.all_equal_groups(torch.tensor([1., 1, 1, 1, 0, 1, 0, 0, .3, .3, .3, .3000001]), 4)
     assert flat.tolist() == [True, False, True]
+    assert ds.group_rows(torch.tensor([0, 2]), 3).tolist() == [0, 1, 2, 6, 7, 8]
     w = ds.weighted_rewards(torch.tensor([[1., float("nan")], [0., 2.]]), torch.tensor([1., .5]))
     assert w.tolist() == [1.0, 1.0]
     a = {"prompt_ids": torch.tensor([[5, 6]]), "prompt_mask": torch.ones(1, 2, dtype=torch.long),

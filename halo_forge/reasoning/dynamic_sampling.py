@@ -51,6 +51,13 @@ def all_equal_groups(rewards, group_size: int, atol: float = 1e-6):
     return (grouped.max(dim=1).values - grouped.min(dim=1).values) <= atol
 
 
+def group_rows(groups, size: int):
+    """The row indices of ``groups`` (a group is ``size`` consecutive rows), on the groups' device."""
+    import torch
+
+    return (groups[:, None] * size + torch.arange(size, device=groups.device)).flatten()
+
+
 def select_rows(output: dict[str, Any], rows) -> dict[str, Any]:
     """The rows ``rows`` (an index tensor) of a generate-and-score output."""
     return {k: (v[rows] if k in PER_ROW and v is not None else v) for k, v in output.items()}
@@ -137,13 +144,12 @@ def dynamic_sampling_trainer(base=None):
                 out, flat = self._scored(batch)
                 stats.groups_scored += len(flat)
                 stats.groups_dropped += int(flat.sum())
-                rows = lambda groups: (groups[:, None] * g + torch.arange(g)).flatten()  # noqa: E731
                 live = torch.nonzero(~flat).flatten()[: need - n_kept]
                 if len(live):
-                    kept.append(select_rows(out, rows(live)))
+                    kept.append(select_rows(out, group_rows(live, g)))
                     n_kept += len(live)
                 if flat.any():
-                    dropped.append(select_rows(out, rows(torch.nonzero(flat).flatten())))
+                    dropped.append(select_rows(out, group_rows(torch.nonzero(flat).flatten(), g)))
                 if n_kept == need or rounds == self.max_resample_rounds:
                     break
                 rounds += 1
@@ -154,7 +160,7 @@ def dynamic_sampling_trainer(base=None):
                 stats.batches_short += 1
                 stats.groups_refilled += need - n_kept
                 filler = concat_outputs(dropped, self._tokenizer.pad_token_id)
-                kept.append(select_rows(filler, torch.arange((need - n_kept) * g)))
+                kept.append(select_rows(filler, group_rows(torch.arange(need - n_kept, device=flat.device), g)))
             self._metrics["train"]["dynamic_sampling/groups_dropped"].append(float(stats.groups_dropped))
             self._metrics["train"]["dynamic_sampling/resample_rounds"].append(float(rounds))
             return concat_outputs(kept, self._tokenizer.pad_token_id)
