@@ -114,3 +114,31 @@ def test_no_call_expected():
     assert check("It is sunny.").passed and check("It is sunny.").reason == "no call expected, none made"
     made = check(render_calls([LOOKUP]))
     assert not made.passed and made.details["checks"]["values"] == 0.0
+
+
+def test_episodes_from_trl_messages_and_their_reward():
+    from halo_forge.agentic.episodes import EpisodeStats, answer_matches, episode_from_messages, score_episode
+
+    tc = [{"type": "function", "function": {"name": "lookup", "arguments": {"table": "price", "key": "apple"}}}]
+    ok = episode_from_messages([{"role": "assistant", "content": "", "tool_calls": tc},
+                                {"role": "tool", "name": "lookup", "content": "1.25"},
+                                {"role": "assistant", "content": "It costs 1.25."}])
+    assert (ok.turns, ok.ended, ok.final, ok.calls) == (2, "answer", "It costs 1.25.", [LOOKUP])
+    broken = episode_from_messages([{"role": "assistant", "content": '<tool_call>{"name": "lookup", "argu'}])
+    assert broken.failures == ["unparseable tool call"] and broken.ended == "turn_limit" and broken.final is None
+    failed = episode_from_messages([{"role": "assistant", "content": "", "tool_calls": tc},
+                                    {"role": "tool", "name": "lookup", "content": "{'error': 'boom'}"}])
+    assert failed.failures == ["lookup: {'error': 'boom'}"] and failed.ended == "turn_limit"
+    v, r = get_verifier("tool_call"), {**row(LOOKUP), "answer": "1.25"}
+    assert score_episode(ok, r, v)["reward"] == 1.0
+    half = score_episode(failed, r, v)  # right call, no answer
+    assert half["reward"] == 0.5 and half["exact_calls"] and not half["answer_correct"]
+    assert score_episode(broken, r, v, answer_weight=0)["reward"] == 0.0
+    stats = EpisodeStats()
+    for ep in (ok, broken, failed):
+        stats.add(ep, score_episode(ep, r, v))
+    d = stats.to_dict()
+    assert d["ended"] == {"answer": 1, "turn_limit": 2} and d["exact_call_rate"] == round(2 / 3, 4)
+    assert d["call_failures"]["unparseable tool call"] == 1
+    assert answer_matches("8 and 5", "8 and 5.0") and not answer_matches("5 and 8", "8 and 5")
+    assert answer_matches("About 6.21 miles", "6.21") and answer_matches(" Paris. ", "paris")
