@@ -74,7 +74,6 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--rl-lr", type=float, default=1e-4)
     p.add_argument("--raft-cycles", type=int, default=2)
     p.add_argument("--raft-prompts", type=int, default=256)
-    p.add_argument("--sft-model", help="start from this SFT'd model folder instead of training SFT again")
     a = p.parse_args(argv)
 
     from transformers import AutoModelForCausalLM

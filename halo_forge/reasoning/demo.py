@@ -56,9 +56,13 @@ def main(argv: list[str] | None = None) -> dict:
     train, heldout = chain_split(seed=a.seed)
     heldout = heldout[: a.heldout]
     measure = lambda m: reasoning_figures(m, tok, heldout, max_new_tokens=a.max_completion).to_dict()  # noqa: E731
-    rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in train]
-    model, sft_s = kit.timed(kit.sft, AutoModelForCausalLM.from_pretrained(path), tok, rows, a.out / "sft-run",
-                             steps=a.sft_steps, batch=a.sft_batch, lr=a.sft_lr, seed=a.seed)
+    if a.sft_model:
+        model, sft_s = AutoModelForCausalLM.from_pretrained(a.sft_model), 0.0
+    else:
+        rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in train]
+        model, sft_s = kit.timed(kit.sft, AutoModelForCausalLM.from_pretrained(path), tok, rows, a.out / "sft-run",
+                                 steps=a.sft_steps, batch=a.sft_batch, lr=a.sft_lr, seed=a.seed)
+        model.save_pretrained(str(a.out / "sft"))
     after_sft = measure(model)
     print("after SFT", after_sft, flush=True)
     (model, extra), grpo_s = kit.timed(_grpo, model, tok, train, a)

@@ -25,6 +25,7 @@ def parser(doc: str, **defaults) -> argparse.ArgumentParser:
     p.add_argument("--generations", type=int, default=8)
     p.add_argument("--max-completion", type=int, default=defaults["max_completion"])
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--sft-model", help="start from this SFT'd model folder instead of training SFT again")
     return p
 
 
