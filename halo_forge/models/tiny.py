@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from halo_forge.paths import home
+from halo_forge.paths import cached_folder, home
 
 BUILD_VERSION = 1  # bump when the builder's output changes
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -49,10 +46,22 @@ TINY_MODELS = {
     "halo-forge/tiny": TinySpec(architecture="llama"),
     "halo-forge/tiny-qwen2": TinySpec(architecture="qwen2"),
 }
+# Built-in multimodal tiny models: name -> the module that builds them (its tiny_path / ensure_tiny).
+MULTIMODAL_TINY = {
+    "halo-forge/tiny-llava": "halo_forge.models.tiny_vlm",
+    "halo-forge/tiny-whisper": "halo_forge.models.tiny_audio",
+    "halo-forge/tiny-audio-cls": "halo_forge.models.tiny_audio",
+}
 
 
 def is_tiny(name: str) -> bool:
-    return str(name) in TINY_MODELS
+    return str(name) in TINY_MODELS or str(name) in MULTIMODAL_TINY
+
+
+def _builder(name: str):
+    import importlib
+
+    return importlib.import_module(MULTIMODAL_TINY[name])
 
 
 def _digest(spec: TinySpec) -> str:
@@ -61,6 +70,8 @@ def _digest(spec: TinySpec) -> str:
 
 
 def tiny_path(name: str) -> Path:
+    if name in MULTIMODAL_TINY:
+        return _builder(name).tiny_path(name)
     spec = TINY_MODELS[name]
     return home() / "models" / f"{name.split('/')[-1]}-{_digest(spec)}"
 
@@ -76,10 +87,9 @@ def _corpus() -> list[str]:
     return texts
 
 
-def build_tokenizer(spec: TinySpec):
-    """A byte-level BPE tokenizer (one token per digit), trained here with `tokenizers`."""
+def train_bpe(corpus: list[str], vocab_size: int, special_tokens: list[str]):
+    """A `tokenizers` byte-level BPE (one token per digit) trained on `corpus`, specials first."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Sequence([
@@ -88,10 +98,19 @@ def build_tokenizer(spec: TinySpec):
     ])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=spec.vocab_size, special_tokens=SPECIAL_TOKENS,
+        vocab_size=vocab_size, special_tokens=special_tokens,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
     )
-    tok.train_from_iterator(_corpus(), trainer=trainer)
+    tok.train_from_iterator(corpus, trainer=trainer)
+    return tok
+
+
+def build_tokenizer(spec: TinySpec, corpus: list[str] | None = None, extra_special: tuple[str, ...] = ()):
+    """The tiny models' tokenizer: `train_bpe` on `corpus` (default: the arithmetic task) with ChatML
+    specials (+ `extra_special`, e.g. ``<image>``) and the ChatML chat template."""
+    from transformers import PreTrainedTokenizerFast
+
+    tok = train_bpe(_corpus() if corpus is None else corpus, spec.vocab_size, SPECIAL_TOKENS + list(extra_special))
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token=None, eos_token="<|im_end|>", pad_token="<|endoftext|>",
         unk_token=None, model_max_length=spec.max_positions,
@@ -127,13 +146,11 @@ def build_model(spec: TinySpec, tokenizer):
 
 def ensure_tiny(name: str = "halo-forge/tiny") -> Path:
     """The folder of built-in tiny model `name`, building it on first use (atomically)."""
-    target = tiny_path(name)
-    if (target / "config.json").is_file():
-        return target
+    if name in MULTIMODAL_TINY:
+        return _builder(name).ensure_tiny(name)
     spec = TINY_MODELS[name]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+
+    def build(tmp: Path) -> None:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # no "Writing model shards" bar for a 4 MB model
@@ -142,11 +159,5 @@ def ensure_tiny(name: str = "halo-forge/tiny") -> Path:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "halo_forge_tiny.json").write_text(json.dumps({"name": name, **asdict(spec)}, indent=2))
-        try:
-            os.replace(tmp, target)
-        except OSError:  # another process finished first: keep theirs
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+
+    return cached_folder(tiny_path(name), build, marker="config.json")
