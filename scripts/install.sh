@@ -21,6 +21,7 @@ fi
 # package that provides it, and what needs it. Installed with apt where we are root; otherwise listed.
 system_programs=(
   "bwrap bubblewrap the verifier sandbox (halo_forge/verifiers/sandbox.py; without it: an unshare fallback)"
+  "espeak-ng espeak-ng built-in spoken-digit audio (halo_forge/data/audio_builtin.py; without it: generated tones)"
 )
 missing=()
 for line in "${system_programs[@]}"; do
