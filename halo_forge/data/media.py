@@ -1,0 +1,55 @@
+"""What image and audio rows share: file references resolved with clear errors, and a dataset
+digest over the media *bytes* rather than their paths (a built-in set rendered under another
+`$HALO_FORGE_HOME`, or a copied folder, keeps its digest; a changed pixel or sample changes it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from halo_forge.errors import DataError
+
+MEDIA_COLUMNS = ("images", "audio")
+
+
+def resolve_file(ref: Any, where: str, base: Path | None, kind: str, column: str) -> str:
+    """An existing file's absolute path for `ref` (relative paths are taken from `base`, the data
+    file's folder), else a DataError naming the row, the column and the fix."""
+    if not isinstance(ref, (str, Path)) or not str(ref).strip():
+        raise DataError(f"{where}: column {column!r} holds {type(ref).__name__} {str(ref)[:60]!r}, not a {kind} "
+                        f"file path", hint=f"give each row's {column} as a path to a {kind} file")
+    path = Path(str(ref)).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    if not path.is_file():
+        raise DataError(f"{where}: {kind} file {str(ref)!r} does not exist (looked for {path})",
+                        hint=f"fix the path in column {column!r}; relative paths are read from the data "
+                             f"file's folder{f' ({base})' if base is not None else ''}")
+    return str(path.resolve())
+
+
+def _refs(row: dict) -> list[str]:
+    out = []
+    for col in MEDIA_COLUMNS:
+        value = row.get(col)
+        out += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+    return out
+
+
+def media_digest(*row_lists: list[dict]) -> str:
+    """Digest of the rows with every media path replaced by the sha256 of its file's bytes."""
+    from halo_forge.lineage.digests import file_digest
+
+    h = hashlib.sha256()
+    for rows in row_lists:
+        for row in rows:
+            files = {ref: file_digest(Path(ref)) for ref in _refs(row)}
+            plain = {k: v for k, v in row.items() if k not in MEDIA_COLUMNS}
+            media = {col: ([files.get(v, v) for v in row[col]] if isinstance(row[col], list) else files.get(row[col]))
+                     for col in MEDIA_COLUMNS if col in row}
+            h.update(json.dumps([plain, media], sort_keys=True, ensure_ascii=False, default=str).encode() + b"\n")
+        h.update(b"\x00")
+    return "sha256:" + h.hexdigest()
