@@ -3,8 +3,8 @@ soundfile + scipy (never torchaudio), with errors that name the row and the fix.
 
 Canonical audio rows: {"audio": ref, "text": transcript (ASR), "label": int (classification), …}
 where ref is a file path (WAV, FLAC, OGG, MP3 — whatever libsndfile reads), or for hub data a
-{"bytes", "path"} dict (load hub sets with `datasets.Audio(decode=False)`: its own decoder needs
-torchcodec) or {"array", "sampling_rate"}. `load_audio` returns float32 mono at the model's rate.
+{"bytes", "path"} dict (what `loaders.load_hub` returns for an Audio column: datasets' own decoder
+needs torchcodec) or {"array", "sampling_rate"}. `load_audio` returns float32 mono at the model's rate.
 """
 
 from __future__ import annotations
@@ -137,6 +137,28 @@ def load_waves(rows: list[dict], where: Callable[[int], str], *, sampling_rate: 
     """Every row's samples at `sampling_rate`; fails on the first bad file, naming its row."""
     return [load_audio(r["audio"], f"{where(i)} (audio)", sampling_rate=sampling_rate,
                        declared_rate=r.get("sampling_rate")) for i, r in enumerate(rows)]
+
+
+def materialise_audio(rows: list[dict], folder: Path) -> list[dict]:
+    """Rows whose audio is bytes (hub data) or an array, written to files named by content, so rows are JSON."""
+    import soundfile as sf
+
+    from halo_forge.data.media import write_by_content
+
+    out = []
+    for i, row in enumerate(rows):
+        ref = row["audio"]
+        if isinstance(ref, dict) and ref.get("bytes"):
+            ref = write_by_content(ref["bytes"], folder, Path(str(ref.get("path") or "clip.wav")).suffix or ".wav")
+        elif isinstance(ref, dict) and "array" in ref:
+            buf = io.BytesIO()
+            rate = ref.get("sampling_rate")
+            sf.write(buf, _decode(ref, f"row {i} (audio)")[0], rate, format="WAV", subtype="FLOAT")
+            ref = write_by_content(buf.getvalue(), folder, ".wav")
+        elif isinstance(ref, dict) and ref.get("path"):
+            ref = ref["path"]
+        out.append({**row, "audio": ref})
+    return out
 
 
 def load_builtin(name: str, seed: int = 0) -> tuple[list[dict], list[dict]]:

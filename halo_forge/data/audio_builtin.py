@@ -24,7 +24,7 @@ from pathlib import Path
 
 from halo_forge.paths import cached_folder, home
 
-BUILD_VERSION = 1
+BUILD_VERSION = 2  # bump when the clips change
 SAMPLE_RATE = 16000
 HELDOUT_FRACTION = 0.15
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]

@@ -31,6 +31,17 @@ def resolve_file(ref: Any, where: str, base: Path | None, kind: str, column: str
     return str(path.resolve())
 
 
+def write_by_content(data: bytes, folder: Path, suffix: str) -> str:
+    """Write `data` as `<folder>/<sha256 prefix><suffix>` (once; identical media share one file)."""
+    path = Path(folder) / f"{hashlib.sha256(data).hexdigest()[:20]}{suffix}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".partial")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return str(path)
+
+
 def _refs(row: dict) -> list[str]:
     out = []
     for col in MEDIA_COLUMNS:

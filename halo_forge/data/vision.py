@@ -11,7 +11,6 @@ image / {"bytes", "path"} dict (hub data) until `materialise_images` writes it t
 
 from __future__ import annotations
 
-import hashlib
 import io
 from pathlib import Path
 from typing import Any, Callable
@@ -204,21 +203,18 @@ def load_images(rows: list[dict], where: Callable[[int], str], *, max_side: int 
 
 def materialise_images(rows: list[dict], folder: Path) -> list[dict]:
     """Rows whose in-memory images (PIL, bytes) are written as PNGs named by content, so rows are JSON."""
-    folder = Path(folder)
+    from halo_forge.data.media import write_by_content
+
     out = []
     for i, row in enumerate(rows):
         refs = []
-        for ref in row.get("images", []):
+        for k, ref in enumerate(row.get("images", [])):
             if isinstance(ref, (str, Path)):
                 refs.append(str(ref))
                 continue
             buf = io.BytesIO()
-            open_image(ref, f"row {i}").save(buf, "PNG")
-            path = folder / f"{hashlib.sha256(buf.getvalue()).hexdigest()[:20]}.png"
-            if not path.exists():
-                folder.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(buf.getvalue())
-            refs.append(str(path))
+            open_image(ref, f"row {i} (images[{k}])").save(buf, "PNG")
+            refs.append(write_by_content(buf.getvalue(), folder, ".png"))
         out.append({**row, "images": refs})
     return out
 

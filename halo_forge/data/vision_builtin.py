@@ -23,7 +23,7 @@ from pathlib import Path
 
 from halo_forge.paths import cached_folder, home
 
-BUILD_VERSION = 1  # bump when a drawing changes
+BUILD_VERSION = 2  # bump when a drawing changes
 HELDOUT_FRACTION = 0.15
 SIZES = {"charts": 1200, "shapes": 1200, "ocr": 600, "invoices": 300}
 COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]

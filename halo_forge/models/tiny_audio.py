@@ -121,7 +121,6 @@ def _generation_config(gen, tok) -> None:
     gen.forced_decoder_ids = None
     gen.begin_suppress_tokens = None
     gen.suppress_tokens = None
-    gen.max_length = 32
 
 
 def ensure_tiny(name: str) -> Path:
