@@ -5,7 +5,7 @@ models and the built-in sets, held-out figures before and after (docs/VLM_AUDIO.
     PYTHONPATH=. .venv/bin/python scripts/vlm_audio_demos.py cls      # tiny classifier, spoken digits: accuracy
     PYTHONPATH=. .venv/bin/python scripts/vlm_audio_demos.py vlm      # tiny LLaVA, shapes: answer accuracy
 
-Options: --steps N --lr X --batch B --set NAME --seed S. One torch thread (steady on a shared machine).
+Options: --steps N --lr X --batch B --set NAME --schedule constant|cosine --seed S. One torch thread (steady on a shared machine).
 """
 
 from __future__ import annotations
@@ -19,15 +19,16 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 DEFAULTS = {  # the settings docs/VLM_AUDIO.md reports
-    "asr": {"steps": 300, "lr": 2e-3, "batch": 32, "set": "spoken_digits"},
-    "cls": {"steps": 400, "lr": 1e-3, "batch": 32, "set": "spoken_digits"},
-    "vlm": {"steps": 1500, "lr": 2e-3, "batch": 32, "set": "shapes"},
+    "asr": {"steps": 300, "lr": 2e-3, "batch": 32, "set": "spoken_digits", "schedule": "constant"},
+    "cls": {"steps": 400, "lr": 1e-3, "batch": 32, "set": "spoken_digits", "schedule": "constant"},
+    "vlm": {"steps": 600, "lr": 2e-3, "batch": 32, "set": "shapes", "schedule": "cosine"},
 }
 
 
 def _args(out: str, a, **extra):
+    warmup = 0 if a.schedule == "constant" else a.steps // 20
     return dict(output_dir=out, max_steps=a.steps, per_device_train_batch_size=a.batch, learning_rate=a.lr,
-                lr_scheduler_type="constant", warmup_steps=0, logging_steps=max(1, a.steps // 10), save_strategy="no",
+                lr_scheduler_type=a.schedule, warmup_steps=warmup, logging_steps=max(1, a.steps // 10), save_strategy="no",
                 report_to=[], use_cpu=True, bf16=False, disable_tqdm=True, seed=a.seed, dataloader_num_workers=0,
                 remove_unused_columns=False, **extra)
 
@@ -129,6 +130,7 @@ def main() -> None:
     p.add_argument("--lr", type=float)
     p.add_argument("--batch", type=int)
     p.add_argument("--set")
+    p.add_argument("--schedule", choices=["constant", "cosine"])
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     for k, v in DEFAULTS[a.demo].items():
@@ -138,7 +140,7 @@ def main() -> None:
     torch.manual_seed(a.seed)
     with tempfile.TemporaryDirectory(prefix="halo-forge-demo-") as out:
         result = {"asr": asr, "cls": cls, "vlm": vlm}[a.demo](a, out)
-    settings = {k: getattr(a, k) for k in ("steps", "lr", "batch", "set", "seed")}
+    settings = {k: getattr(a, k) for k in ("steps", "lr", "batch", "set", "schedule", "seed")}
     print(json.dumps({"demo": a.demo, "settings": settings, **result}, indent=2))
 
 

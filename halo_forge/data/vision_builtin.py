@@ -2,7 +2,7 @@
 
 - `charts`: bar charts (3-5 bars, integer values 1-9) with the values known; questions ask for
   the tallest bar's value. Rows carry every bar's value for the chart verifier.
-- `shapes`: 1-6 circles, squares or triangles to count.
+- `shapes`: 1-6 big black circles, squares or triangles (one kind per image) to count.
 - `ocr`: a 4-character code rendered as text; the answer is the code.
 - `invoices`: a small invoice rendered from a JSON record; the answer is that record as JSON, and
   rows carry the schema and the expected values for the `json_extract` verifier.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from halo_forge.paths import cached_folder, home
 
-BUILD_VERSION = 2  # bump when a drawing changes
+BUILD_VERSION = 3  # bump when a drawing changes
 HELDOUT_FRACTION = 0.15
 SIZES = {"charts": 1200, "shapes": 1200, "ocr": 600, "invoices": 300}
 COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
@@ -118,20 +118,20 @@ def _draw_chart(rec: dict, rng: random.Random):
 
 
 def _draw_shapes(rec: dict, rng: random.Random):
+    """1-6 big black shapes, one per cell of a 3x2 grid: big, single-colour objects are what a tiny
+    random-init VLM learns to count in minutes (small multicoloured ones it did not, in 800 steps)."""
     from PIL import Image, ImageDraw
 
     img = Image.new("RGB", (64, 64), "white")
     d = ImageDraw.Draw(img)
-    cells = rng.sample([(r, c) for r in range(4) for c in range(4)], rec["count"])
-    for r, c in cells:
-        x, y, s = c * 16 + rng.randint(1, 4), r * 16 + rng.randint(1, 4), 10  # one size: area counts
-        fill = rng.choice(COLOURS)
+    for r, c in rng.sample([(r, c) for r in range(2) for c in range(3)], rec["count"]):
+        x, y, s = c * 21 + rng.randint(0, 2), r * 32 + rng.randint(2, 12), 18
         if rec["shape"] == "circle":
-            d.ellipse([x, y, x + s, y + s], fill=fill)
+            d.ellipse([x, y, x + s, y + s], fill="black")
         elif rec["shape"] == "square":
-            d.rectangle([x, y, x + s, y + s], fill=fill)
+            d.rectangle([x, y, x + s, y + s], fill="black")
         else:
-            d.polygon([(x + s / 2, y), (x, y + s), (x + s, y + s)], fill=fill)
+            d.polygon([(x + s / 2, y), (x, y + s), (x + s, y + s)], fill="black")
     return img
 
 

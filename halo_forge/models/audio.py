@@ -74,8 +74,9 @@ def seq2seq_batch(processor, waves: list, labels: list[list[int]]) -> dict:
 
 
 def transcribe(model, processor, waves: list, *, n: int = 1, do_sample: bool = False, temperature: float = 1.0,
-               max_new_tokens: int = 32, batch_size: int = 32) -> list[list[str]]:
-    """`n` transcripts per clip (greedy, or sampled at `temperature`)."""
+               max_new_tokens: int = 32, batch_size: int = 32, **generate_kwargs) -> list[list[str]]:
+    """`n` transcripts per clip (greedy, or sampled at `temperature`); `generate_kwargs` go to `generate`
+    (real Whisper checkpoints: language="en", task="transcribe")."""
     import torch
 
     was_training = model.training
@@ -87,7 +88,8 @@ def transcribe(model, processor, waves: list, *, n: int = 1, do_sample: bool = F
             inputs = {k: v.to(device) for k, v in features(processor.feature_extractor, waves[start:start + batch_size]).items()}
             with torch.no_grad():
                 gen = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=do_sample,
-                                     num_return_sequences=n, temperature=temperature if do_sample else None)
+                                     num_return_sequences=n, temperature=temperature if do_sample else None,
+                                     **generate_kwargs)
             text = processor.batch_decode(gen, skip_special_tokens=True)
             out += [[t.strip() for t in text[k * n:(k + 1) * n]] for k in range(len(text) // n)]
     finally:

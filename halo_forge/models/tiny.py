@@ -64,16 +64,38 @@ def _builder(name: str):
     return importlib.import_module(MULTIMODAL_TINY[name])
 
 
-def _digest(spec: TinySpec) -> str:
-    blob = json.dumps({"spec": asdict(spec), "build": BUILD_VERSION}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+def spec_path(name: str, spec, build_version: int) -> Path:
+    """`home()/models/<short name>-<digest of the spec and builder version>` for a tiny model."""
+    blob = json.dumps({"spec": asdict(spec), "build": build_version}, sort_keys=True)
+    return home() / "models" / f"{name.split('/')[-1]}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 
 def tiny_path(name: str) -> Path:
     if name in MULTIMODAL_TINY:
         return _builder(name).tiny_path(name)
-    spec = TINY_MODELS[name]
-    return home() / "models" / f"{name.split('/')[-1]}-{_digest(spec)}"
+    return spec_path(name, TINY_MODELS[name], BUILD_VERSION)
+
+
+def seeded(seed: int, make):
+    """`make()` under `torch.manual_seed(seed)`, leaving the caller's RNG as it was."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return make()
+
+
+def build_cached(name: str, spec, path: Path, save) -> Path:
+    """The tiny model folder `path`, built on first use by `save(folder)` (model, tokenizer or
+    processor) plus a `halo_forge_tiny.json` of the spec, renamed into place atomically."""
+    def build(tmp: Path) -> None:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Writing model shards" bar for a 4 MB model
+        save(tmp)
+        (tmp / "halo_forge_tiny.json").write_text(json.dumps({"name": name, **asdict(spec)}, indent=2))
+
+    return cached_folder(path, build, marker="halo_forge_tiny.json")
 
 
 def _corpus() -> list[str]:
@@ -136,9 +158,7 @@ def build_model(spec: TinySpec, tokenizer):
         config, cls = Qwen2Config(**common), Qwen2ForCausalLM
     else:
         raise ValueError(f"unknown tiny architecture {spec.architecture!r}")
-    with torch.random.fork_rng(devices=[]):  # seeded init without resetting the caller's RNG
-        torch.manual_seed(spec.seed)
-        model = cls(config)
+    model = seeded(spec.seed, lambda: cls(config))
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     return model
@@ -150,14 +170,9 @@ def ensure_tiny(name: str = "halo-forge/tiny") -> Path:
         return _builder(name).ensure_tiny(name)
     spec = TINY_MODELS[name]
 
-    def build(tmp: Path) -> None:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # no "Writing model shards" bar for a 4 MB model
+    def save(folder: Path) -> None:
         tokenizer = build_tokenizer(spec)
-        model = build_model(spec, tokenizer)
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / "halo_forge_tiny.json").write_text(json.dumps({"name": name, **asdict(spec)}, indent=2))
+        build_model(spec, tokenizer).save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
 
-    return cached_folder(tiny_path(name), build, marker="config.json")
+    return build_cached(name, spec, tiny_path(name), save)

@@ -14,14 +14,11 @@ random weights from a seed), cached under `paths.home()/models` like `halo-forge
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from halo_forge.paths import cached_folder, home
-
-BUILD_VERSION = 1
+BUILD_VERSION = 2  # bump when the builder's output changes
 # Whisper's special tokens after the text vocabulary, in Whisper's order (English only): ids keep
 # the relations WhisperTokenizer relies on (<|en|> = <|startoftranscript|> + 1).
 WHISPER_SPECIALS = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|translate|>", "<|transcribe|>",
@@ -48,9 +45,9 @@ TINY_MODELS = {"halo-forge/tiny-whisper": TinyAudioSpec(kind="asr"),
 
 
 def tiny_path(name: str) -> Path:
-    spec = TINY_MODELS[name]
-    blob = json.dumps({"spec": asdict(spec), "build": BUILD_VERSION}, sort_keys=True)
-    return home() / "models" / f"{name.split('/')[-1]}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+    from halo_forge.models.tiny import spec_path
+
+    return spec_path(name, TINY_MODELS[name], BUILD_VERSION)
 
 
 def build_feature_extractor(spec: TinyAudioSpec):
@@ -92,18 +89,16 @@ def _config(spec: TinyAudioSpec, tok):
 
 
 def build_model(spec: TinyAudioSpec, tok):
-    import torch
     from transformers import WhisperForAudioClassification, WhisperForConditionalGeneration
 
     from halo_forge.data.audio_builtin import DIGITS
+    from halo_forge.models.tiny import seeded
 
     config = _config(spec, tok)
     config.id2label = dict(enumerate(DIGITS))
     config.label2id = {w: i for i, w in enumerate(DIGITS)}
     cls = WhisperForConditionalGeneration if spec.kind == "asr" else WhisperForAudioClassification
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(spec.seed)
-        model = cls(config)
+    model = seeded(spec.seed, lambda: cls(config))
     if spec.kind == "asr":
         _generation_config(model.generation_config, tok)
     return model
@@ -125,19 +120,17 @@ def _generation_config(gen, tok) -> None:
 
 def ensure_tiny(name: str) -> Path:
     """The folder of the built-in tiny audio model `name` (model + processor), built on first use."""
+    from halo_forge.models.tiny import build_cached
+
     spec = TINY_MODELS[name]
 
-    def build(tmp: Path) -> None:
+    def save(folder: Path) -> None:
         from transformers import WhisperProcessor
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
         tok = build_tokenizer(spec)
-        build_model(spec, tok).save_pretrained(tmp)
-        if spec.kind == "asr":
-            WhisperProcessor(feature_extractor=build_feature_extractor(spec), tokenizer=tok).save_pretrained(tmp)
-        else:
-            build_feature_extractor(spec).save_pretrained(tmp)
-        (tmp / "halo_forge_tiny.json").write_text(json.dumps({"name": name, **asdict(spec)}, indent=2))
+        build_model(spec, tok).save_pretrained(folder)
+        extractor = build_feature_extractor(spec)
+        (WhisperProcessor(feature_extractor=extractor, tokenizer=tok) if spec.kind == "asr" else extractor
+         ).save_pretrained(folder)
 
-    return cached_folder(tiny_path(name), build, marker="halo_forge_tiny.json")
+    return build_cached(name, spec, tiny_path(name), save)
