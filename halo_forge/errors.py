@@ -40,3 +40,25 @@ class BackendError(HaloForgeError):
 
 class OutputError(HaloForgeError):
     """Raised when the output folder already holds a different run and --overwrite was not given."""
+
+
+class VerifierError(HaloForgeError):
+    """Raised when a verifier name, option or plugin the user gave cannot be used."""
+
+
+class SandboxUnavailable(HaloForgeError):
+    """Raised when no isolation is available for model-written code and unsafe execution was not allowed."""
+
+
+class RunsError(HaloForgeError):
+    """Raised when a run-index request cannot be applied (a filter, sort key or limit), or the index is busy."""
+
+
+class RunNotFound(RunsError):
+    """Raised when no run with the given id is in the index."""
+
+
+class ReplayDiffers(HaloForgeError):
+    """Raised when a replay ran but its figures differ from the record (exit code 1, not 2)."""
+
+    exit_code = 1

@@ -26,22 +26,23 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
+METAVAR = {int: "INTEGER", float: "FLOAT", str: "TEXT", Path: "PATH"}
+
+
 def option_for(name: str, field) -> click.Option:
+    """One `--flag` for a config field. Values reach pydantic as given (strings), so a bad number or a
+    value outside a field's choices is reported with every other problem of the config, at once."""
     ann = _unwrap(field.annotation)
     default = field.default
     shown = "" if default is None or default is False else f" [default: {default}]"
-    help_text = (field.description or "") + shown
     if ann is bool:
-        return click.Option([flag_name(name)], is_flag=True, default=None, help=field.description)
+        return click.Option([flag_name(name), name], is_flag=True, default=None, help=field.description)
     if typing.get_origin(ann) is Literal:
-        kind: Any = click.Choice([str(a) for a in typing.get_args(ann)])
-    elif ann in (int, float, str):
-        kind = ann
-    elif ann is Path:
-        kind = click.Path(path_type=Path)
-    else:
-        kind = str
-    return click.Option([flag_name(name)], type=kind, default=None, help=help_text)
+        choices = [str(a) for a in typing.get_args(ann)]
+        return click.Option([flag_name(name), name], type=str, default=None, metavar="[" + "|".join(choices) + "]",
+                            help=f"{field.description or ''} One of: {', '.join(choices)}.{shown}")
+    return click.Option([flag_name(name), name], type=str, default=None, metavar=METAVAR.get(ann, "TEXT"),
+                        help=(field.description or "") + shown)
 
 
 def config_options(cls: type[TrainConfig]) -> list[click.Option]:

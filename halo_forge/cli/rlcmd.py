@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from halo_forge.config import REPEATED_FLAGS
+
 grpo_app = typer.Typer(help="GRPO: group-relative policy optimisation with verifier rewards (TRL GRPOTrainer).",
                        no_args_is_help=True)
 raft_app = typer.Typer(help="RAFT: sample, verify, keep the best, fine-tune on them; repeat for several cycles.",
@@ -43,9 +45,8 @@ def run_train(config, *, no_cache: bool = False, retries: int | None = None) -> 
     print_run(config, no_cache=no_cache, retries=retries)
 
 
-# list fields → repeatable singular flags
-REPEATABLE = {"verifiers": ("--verifier", str), "verifier_weights": ("--verifier-weight", float),
-              "verifier_args": ("--verifier-arg", str)}
+# list fields → repeatable singular flags (values reach pydantic as given, like every other flag)
+REPEATABLE = {name: (flag, str) for name, flag in REPEATED_FLAGS.items()}
 
 HELP = {
     "grpo": ("Optimise a policy against verifier rewards with GRPO (TRL GRPOTrainer).\n\n"

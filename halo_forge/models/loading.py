@@ -69,6 +69,14 @@ def load_tokenizer(ref: str):
     return tok
 
 
+def _unfrozen(model):
+    """Merged weights train like any loaded model's (PEFT froze the base while the adapter was attached)."""
+    for p in model.parameters():
+        if p.is_floating_point():
+            p.requires_grad_(True)
+    return model
+
+
 def load_causal_lm(ref: str, *, dtype=None, quantization_config=None, device_map=None):
     """A causal LM; a LoRA adapter folder is loaded on its base and merged, so stages can chain."""
     from transformers import AutoModelForCausalLM
@@ -82,17 +90,18 @@ def load_causal_lm(ref: str, *, dtype=None, quantization_config=None, device_map
         from peft import PeftModel
 
         model = AutoModelForCausalLM.from_pretrained(resolve_model(base), **kwargs)
-        return PeftModel.from_pretrained(model, ref).merge_and_unload()
+        return _unfrozen(PeftModel.from_pretrained(model, ref).merge_and_unload())
     except OSError as exc:
         raise ModelError(f"cannot load model {ref!r}: {str(exc).splitlines()[0]}",
                          hint="check the model name and your network (or HF_TOKEN), or pass a local folder") from None
 
 
-def load_sequence_classifier(ref: str, *, dtype=None, num_labels: int = 1):
+def load_sequence_classifier(ref: str, *, dtype=None, quantization_config=None, num_labels: int = 1):
     """A sequence-classification (reward) model; a LoRA adapter folder is loaded on its base and merged."""
     from transformers import AutoModelForSequenceClassification
 
-    kwargs = {"num_labels": num_labels, **({"dtype": dtype} if dtype is not None else {})}
+    kwargs = {"num_labels": num_labels, **{k: v for k, v in (("dtype", dtype), ("quantization_config",
+                                                                quantization_config)) if v is not None}}
     base = adapter_base(ref)
     try:
         if base is None:
@@ -100,7 +109,7 @@ def load_sequence_classifier(ref: str, *, dtype=None, num_labels: int = 1):
         from peft import PeftModel
 
         model = AutoModelForSequenceClassification.from_pretrained(resolve_model(base), **kwargs)
-        return PeftModel.from_pretrained(model, ref).merge_and_unload()
+        return _unfrozen(PeftModel.from_pretrained(model, ref).merge_and_unload())
     except OSError as exc:
         raise ModelError(f"cannot load model {ref!r}: {str(exc).splitlines()[0]}",
                          hint="check the model name and your network (or HF_TOKEN), or pass a local folder") from None

@@ -1,4 +1,4 @@
-"""ORPO's config: the shared fields plus λ and the completion length."""
+"""ORPO's config: the field groups ORPO honours plus λ and the completion length."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from halo_forge.config import PreferenceEvalFields
+from halo_forge.config import (CheckpointFields, GenerationEvalFields, LoraFields, QuantFields, ScheduleFields,
+                               SequenceFields, TrainConfig)
 
 
-class ORPOConfig(PreferenceEvalFields):
+class ORPOConfig(CheckpointFields, GenerationEvalFields, QuantFields, LoraFields, SequenceFields, ScheduleFields,
+                 TrainConfig):
     """Odds-ratio preference optimisation: SFT on chosen + an odds-ratio penalty on rejected, no reference model."""
 
     modality: ClassVar[str] = "orpo"

@@ -1,4 +1,4 @@
-"""RM's config: the shared fields plus reward centring."""
+"""RM's config: the field groups reward-model training honours plus reward centring."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from halo_forge.config import TrainConfig
+from halo_forge.config import (CheckpointFields, HeldoutFields, LoraFields, QuantFields, ScheduleFields,
+                               SequenceFields, TrainConfig)
 
 
-class RMConfig(TrainConfig):
+class RMConfig(CheckpointFields, HeldoutFields, QuantFields, LoraFields, SequenceFields, ScheduleFields, TrainConfig):
     """Reward model: a sequence-classification head trained on preference pairs (Bradley-Terry, TRL RewardTrainer)."""
 
     modality: ClassVar[str] = "rm"

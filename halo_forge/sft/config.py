@@ -1,4 +1,4 @@
-"""SFT's config: the shared fields plus SFT's own."""
+"""SFT's config: the field groups SFT honours plus its own knobs."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from halo_forge.config import TrainConfig
+from halo_forge.config import (CheckpointFields, GenerationEvalFields, LoraFields, QuantFields, ScheduleFields,
+                               SequenceFields, TrainConfig)
 
 
-class SFTConfig(TrainConfig):
+class SFTConfig(CheckpointFields, GenerationEvalFields, QuantFields, LoraFields, SequenceFields, ScheduleFields,
+                TrainConfig):
     """Supervised fine-tuning on instruction/response pairs, chats or plain text."""
 
     modality: ClassVar[str] = "sft"
@@ -19,5 +21,3 @@ class SFTConfig(TrainConfig):
     epochs: float = Field(3.0, gt=0, description="Passes over the training data (ignored when --max-steps is set).")
     packing: bool = Field(False, description="Pack several short rows into each max-length sequence.")
     train_on_prompt: bool = Field(False, description="Also learn the prompt tokens (default: loss on completions / assistant turns only).")
-    eval_max_new_tokens: int = Field(32, gt=0, description="Tokens generated per held-out row when measuring task accuracy.")
-    eval_batch_size: int = Field(64, gt=0, description="Batch size for held-out evaluation.")

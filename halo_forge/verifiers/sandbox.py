@@ -45,16 +45,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from halo_forge.errors import HaloForgeError
+from halo_forge.errors import HaloForgeError, SandboxUnavailable  # noqa: F401
 
 NOBODY = 65534
 SANDBOX_DIR = "/tmp/sandbox"  # where the scratch directory appears inside bwrap (on top of its tmpfs /tmp)
 CLEAN_PATH = "/usr/local/bin:/usr/bin:/bin"
 UNSAFE_FLAG = "--unsafe-verifier-execution"
-
-
-class SandboxUnavailable(HaloForgeError):
-    """No isolation is available and unsafe execution was not allowed."""
 
 
 @dataclass(frozen=True)
