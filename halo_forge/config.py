@@ -189,6 +189,11 @@ class TrainConfig(RunFields):
     """
 
     modality: ClassVar[str] = "base"
+    # what its commands show (halo_forge/cli/trainers.py) and docs/TRAINERS.md
+    summary: ClassVar[str] = ""  # the `halo-forge <trainer>` group's one-line help
+    train_help: ClassVar[str] = ""  # the first line of `<trainer> train --help`
+    example: ClassVar[str] = ""  # a full command, shown in --help and the docs
+    datasets: ClassVar[str] = ""  # "module:REGISTRY" of the short names `<trainer> datasets` lists
 
     @model_validator(mode="after")
     def _all_cross_checks(self) -> "TrainConfig":

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from halo_forge.config import FieldGroup, Problem
+from halo_forge.training.trainer import TorchTrainer
 
 RolloutEngine = Literal["auto", "torch", "vllm", "mlx"]
 
@@ -92,11 +93,32 @@ def rollout_problems(config) -> list[Problem]:
     return problems
 
 
+class RolloutTrainer(TorchTrainer):
+    """What a PyTorch trainer that samples and verifies holds beyond the common state: its verifiers,
+    built once with the trainer; its check adds the rollout problems (unknown verifiers, engine)."""
+
+    used_elsewhere = {**TorchTrainer.used_elsewhere,
+                      "unsafe_verifier_execution": "the verifier options (plan['verifiers'])"}
+
+    def __init__(self, config, backend: str, data=None) -> None:
+        super().__init__(config, backend, data)
+        self.verifiers = build_verifiers(config)
+
+    @classmethod
+    def check(cls, config, caps) -> list[Problem]:
+        return super().check(config, caps) + rollout_problems(config)
+
+
 def _runs_code(name: str) -> bool:
     from halo_forge.verifiers import available_verifiers
 
     entry = available_verifiers().get(name)
     return bool(entry and entry.cls.runs_code)
+
+
+def verifier_plan(config) -> dict:
+    """The verifiers a run scores with: names, options (sandbox choice included) and weights."""
+    return {"names": list(config.verifiers), "options": config.verifier_options(), "weights": config.verifier_weights}
 
 
 def build_verifiers(config) -> list[tuple[str, Any, float]]:

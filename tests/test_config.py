@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import halo_forge.cli.sft as cli_sft
+import halo_forge.cli.trainers as cli_trainers
 from halo_forge.cli.main import main
 from halo_forge.config import build_config, read_yaml
 from halo_forge.errors import ConfigError
@@ -24,7 +24,7 @@ EXAMPLE_FLAGS = ["--dataset", "--data", "--model", "--epochs", "--max-steps", "-
 def captured(monkeypatch):
     """Run the real CLI, but capture the validated config instead of training."""
     configs: list[SFTConfig] = []
-    monkeypatch.setattr(cli_sft, "run_train", lambda config, **run_options: configs.append(config))
+    monkeypatch.setattr(cli_trainers, "run_train", lambda config, **run_options: configs.append(config))
     return configs
 
 
@@ -240,3 +240,20 @@ def test_bad_choice_is_reported_with_the_other_problems(capsys):
            "'false'" in err
     assert "--lora-rank (got 0): Input should be greater than 0" in err
     assert "--dataset: give a dataset: --dataset NAME or --data FILE" in err
+
+
+def test_three_independent_mistakes_are_reported_in_one_error(capsys):
+    """A value outside the choices, an impossible combination, a missing dataset and an optimiser the
+    backend does not have: one `Error:`, every problem with its flag, value and fix, nothing run."""
+    rc = main(["dpo", "train", "--loss-type", "ipo", "--label-smoothing", "0.2", "--optim", "adamw_turbo",
+               "--beta", "fast"])
+    err = assert_one_error(rc, capsys.readouterr().err)
+    lines = [line.strip() for line in err.splitlines()]
+    assert "--dataset: give a dataset: --dataset NAME or --data FILE" in lines
+    assert any(line.startswith("--optim (got 'adamw_turbo'): not an optimiser transformers knows") for line in lines)
+    assert any(line.startswith("--beta (got 'fast'): Input should be a valid number") for line in lines)
+    assert ("--label-smoothing (got 0.2): cDPO applies to --loss-type sigmoid or rpo, not ipo: drop --label-smoothing "
+            "or change the loss type") in lines
+    # listed in the order the flags appear in --help
+    flags = [line.split(" ")[0].rstrip(":") for line in lines if line.startswith("--")]
+    assert flags == ["--dataset", "--optim", "--beta", "--label-smoothing"]

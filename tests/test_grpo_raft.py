@@ -41,19 +41,17 @@ def test_grpo_takes_real_steps_through_the_flow(workspace):
 
 
 def _grpo_run(data, tmp, *flags):
-    from halo_forge.cli.rlcmd import train_command
-
-    import halo_forge.cli.rlcmd as rlcmd
+    """The config `halo-forge grpo train …` builds from these flags (the real command, not run)."""
+    import halo_forge.cli.trainers as trainers
 
     captured = {}
-
-    orig = rlcmd.run_train
-    rlcmd.run_train = lambda config, **kw: captured.setdefault("config", config)
+    orig = trainers.run_train
+    trainers.run_train = lambda config, **kw: captured.setdefault("config", config)
     try:
-        train_command("grpo").main(["--data", str(data), "--output", str(tmp / "o"), *COMMON, *flags],
-                                   standalone_mode=False)
+        trainers.trainer_group("grpo").main(["train", "--data", str(data), "--output", str(tmp / "o"), *COMMON,
+                                             *flags], standalone_mode=False)
     finally:
-        rlcmd.run_train = orig
+        trainers.run_train = orig
     return captured["config"]
 
 

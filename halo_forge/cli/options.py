@@ -9,11 +9,11 @@ from __future__ import annotations
 import types
 import typing
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import click
 
-from halo_forge.config import TrainConfig, build_config, flag_name
+from halo_forge.config import TrainConfig, flag_name
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -49,21 +49,3 @@ def config_options(cls: type[TrainConfig]) -> list[click.Option]:
     opts = [click.Option(["--config"], type=click.Path(path_type=Path), default=None,
                          help="YAML file of field: value pairs; flags given on the command line win.")]
     return opts + [option_for(name, f) for name, f in cls.model_fields.items()]
-
-
-def train_command(cls: type[TrainConfig], run: Callable[[TrainConfig], None], *, help: str) -> click.Command:
-    """`<trainer> train`: flags from `cls`, merged with --config, validated, then `run(config)`."""
-
-    def callback(config: Path | None = None, no_cache: bool = False, retries: int | None = None,
-                 **values: Any) -> None:
-        cli = {k: v for k, v in values.items() if v is not None}
-        run(build_config(cls, cli, config), no_cache=no_cache, retries=retries)
-
-    run_options = [
-        click.Option(["--no-cache"], is_flag=True, default=False,
-                     help="Train even when an identical run (same data, model, config, code) is recorded."),
-        click.Option(["--retries"], type=click.IntRange(min=0), default=None,
-                     help="Retry transient failures (I/O, connection) this many times [default: $HALO_FORGE_RETRIES or 0]."),
-    ]
-    return click.Command("train", params=config_options(cls) + run_options, callback=callback, help=help,
-                         context_settings={"max_content_width": 120, "help_option_names": ["-h", "--help"]})

@@ -18,6 +18,10 @@ class DPOConfig(CheckpointFields, GenerationEvalFields, QuantFields, LoraFields,
     """Direct preference optimisation on prompt/chosen/rejected pairs (TRL DPOTrainer + PEFT)."""
 
     modality: ClassVar[str] = "dpo"
+    summary: ClassVar[str] = "Direct preference optimisation on prompt/chosen/rejected pairs."
+    train_help: ClassVar[str] = "Align a model on preference pairs (TRL DPOTrainer + PEFT)."
+    example: ClassVar[str] = "halo-forge dpo train \\\n  --dataset ultrafeedback \\\n  --model outputs/sft \\\n  --beta 0.1 --loss-type sigmoid --learning-rate 5e-6 --epochs 1"
+    datasets: ClassVar[str] = "halo_forge.data.registry:PREFERENCE_DATASETS"
 
     output: Path = Field(Path("outputs/dpo"), description="Folder for the model and training_summary.json.")
     learning_rate: float = Field(5e-6, gt=0, description="Peak learning rate.")

@@ -17,8 +17,8 @@ from halo_forge import training
 from halo_forge.config import Problem
 from halo_forge.data.preference import load_preference_data
 from halo_forge.dpo.losses import trainer_class, trl_loss_spec
-from halo_forge.evaluation import preference_figures
-from halo_forge.models.loading import load_causal_lm, peft_config, resolve_model
+from halo_forge.evaluation import TASK_TOLERANCE, preference_figures
+from halo_forge.models.loading import load_causal_lm, resolve_model
 from halo_forge.summary import TrainingSummary
 from halo_forge.training import compare
 
@@ -49,16 +49,12 @@ class TorchDPOTrainer(training.TorchTrainer):
     @classmethod
     def plan_for(cls, config, caps) -> dict:
         types, weights, extra_loss = trl_loss_spec(config.loss_type, config.label_smoothing, config.rpo_alpha)
-        return {
-            "trl": dict(**training.common_args(config, caps), max_length=config.max_length, beta=config.beta,
-                        loss_type=types, loss_weights=weights, label_smoothing=config.label_smoothing,
-                        precompute_ref_log_probs=config.reference_free,
-                        per_device_eval_batch_size=config.eval_batch_size),
-            "extra_loss": extra_loss,
-            "model": training.model_kwargs(config, caps),
-            "peft": peft_config(config),
-            "eval": {"max_new_tokens": config.eval_max_new_tokens, "batch_size": config.eval_batch_size},
-        }
+        plan = cls.library_plan(config, caps, max_length=config.max_length, beta=config.beta, loss_type=types,
+                                loss_weights=weights, label_smoothing=config.label_smoothing,
+                                precompute_ref_log_probs=config.reference_free,
+                                per_device_eval_batch_size=config.eval_batch_size)
+        return {**plan, "extra_loss": extra_loss,
+                "eval": {"max_new_tokens": config.eval_max_new_tokens, "batch_size": config.eval_batch_size}}
 
     def build(self, data, tokenizer, model_ref: str, output_dir, callbacks=()):
         """TRL's DPO trainer for this run, ready to train (the reference chosen as the module says)."""
@@ -85,22 +81,21 @@ class TorchDPOTrainer(training.TorchTrainer):
         return ref.requires_grad_(False).eval()
 
     def train(self) -> TrainingSummary:
-        cfg = self.config
         with training.staged_run(self) as run:
             data, model_ref, tokenizer = run.load(load_preference_data)
-            state = run.checkpoints(data)
-            trainer = self.build(data, tokenizer, model_ref, state.dir, run.callbacks)
+            trainer = self.build(data, tokenizer, model_ref, run.checkpoints(data).dir, run.callbacks)
             measure = lambda: preference_figures(trainer.model, tokenizer, data.heldout, **self.plan["eval"])  # noqa: E731
-            before = measure()
-            fit = run.fit(trainer)
-            after = measure()
+            before, fit, after = measure(), run.fit(trainer), measure()
             training.save_model(trainer, tokenizer, run)
-            return training.build_summary(
-                run, data=data, model_ref=model_ref, fit=fit,
-                evaluations=compare(before, after, tolerance={"heldout_accuracy": 0.02}),
-                extra={"beta": cfg.beta, "loss_type": cfg.loss_type, "label_smoothing": cfg.label_smoothing,
-                       "reference_free": cfg.reference_free, "rpo_alpha": cfg.rpo_alpha if cfg.loss_type == "rpo" else None,
-                       "trl_loss_type": list(trainer.loss_types), "trl_loss_weights": list(trainer.loss_weights),
-                       "reference": ("precomputed step-0 policy" if cfg.reference_free else cfg.ref_model
-                                     or ("base with adapters disabled" if not cfg.no_lora else "frozen copy of the start model")),
-                       **training.metric_histories(fit.log_history, DPO_METRICS)})
+            return training.build_summary(run, data=data, model_ref=model_ref, fit=fit, extra=self.extra(trainer, fit),
+                                          evaluations=compare(before, after, tolerance=TASK_TOLERANCE))
+
+    def extra(self, trainer, fit) -> dict:
+        """DPO's knobs, the TRL loss it ran and TRL's reward histories, for the summary."""
+        cfg = self.config
+        return {"beta": cfg.beta, "loss_type": cfg.loss_type, "label_smoothing": cfg.label_smoothing,
+                "reference_free": cfg.reference_free, "rpo_alpha": cfg.rpo_alpha if cfg.loss_type == "rpo" else None,
+                "trl_loss_type": list(trainer.loss_types), "trl_loss_weights": list(trainer.loss_weights),
+                "reference": ("precomputed step-0 policy" if cfg.reference_free else cfg.ref_model
+                              or ("base with adapters disabled" if not cfg.no_lora else "frozen copy of the start model")),
+                **training.metric_histories(fit.log_history, DPO_METRICS)}

@@ -21,6 +21,10 @@ class GRPOConfig(CheckpointFields, GenerationEvalFields, RolloutFields, QuantFie
     No --max-length: TRL's GRPO bounds only the completion (--max-completion-length)."""
 
     modality: ClassVar[str] = "grpo"
+    summary: ClassVar[str] = "GRPO: group-relative policy optimisation with verifier rewards (TRL GRPOTrainer)."
+    train_help: ClassVar[str] = "Optimise a policy against verifier rewards with GRPO (TRL GRPOTrainer)."
+    example: ClassVar[str] = "halo-forge grpo train \\\n  --dataset gsm8k --model outputs/sft \\\n  --verifier math --num-generations 8 --beta 0.04 --epsilon 0.2 --temperature 0.9 \\\n  --loss-type dapo --max-completion-length 256 --learning-rate 1e-6"
+    datasets: ClassVar[str] = "halo_forge.data.prompts:PROMPT_DATASETS"
 
     output: Path = Field(Path("outputs/grpo"), description="Folder for the model and training_summary.json.")
     learning_rate: float = Field(1e-6, gt=0, description="Peak learning rate.")

@@ -13,9 +13,8 @@ reaches the reward function, which rebuilds the row for the verifier.
 from __future__ import annotations
 
 from halo_forge import rl, training
-from halo_forge.config import Problem
 from halo_forge.data.prompts import load_prompt_data
-from halo_forge.models.loading import load_causal_lm, peft_config
+from halo_forge.models.loading import load_causal_lm
 from halo_forge.rollout import resolve_engine, trl_generation_args
 from halo_forge.summary import TrainingSummary
 from halo_forge.training import Figures, compare
@@ -26,39 +25,22 @@ GRPO_METRICS = {"reward": "reward_history", "reward_std": "reward_std_history", 
                 "frac_reward_zero_std": "frac_reward_zero_std_history"}
 
 
-class TorchGRPOTrainer(training.TorchTrainer):
+class TorchGRPOTrainer(rl.RolloutTrainer):
     """GRPO with TRL on cpu, cuda, rocm or mps (sampling by HF generate or TRL's vLLM integration)."""
 
     modality = "grpo"
-    used_elsewhere = {**training.TorchTrainer.used_elsewhere,
-                      "unsafe_verifier_execution": "verifier options (plan['verifiers'])"}
-
-    def __init__(self, config, backend: str, data=None) -> None:
-        super().__init__(config, backend, data)
-        self.verifiers = rl.build_verifiers(config)
-
-    @classmethod
-    def check(cls, config, caps) -> list[Problem]:
-        return super().check(config, caps) + rl.rollout_problems(config)
-
     @classmethod
     def plan_for(cls, config, caps) -> dict:
         engine = resolve_engine(config.rollout_engine)
-        return {
-            "trl": dict(**training.common_args(config, caps), num_generations=config.num_generations,
-                        max_completion_length=config.max_completion_length, temperature=config.temperature,
-                        beta=config.effective_beta, epsilon=config.epsilon, loss_type=config.loss_type,
-                        scale_rewards="none" if config.no_scale_rewards else "group",
-                        reward_weights=config.verifier_weights or [1.0] * len(config.verifiers),
-                        per_device_eval_batch_size=config.eval_batch_size,
-                        **trl_generation_args(engine, vllm_mode=config.vllm_mode)),
-            "engine": engine,
-            "verifiers": {"names": list(config.verifiers), "options": config.verifier_options(),
-                          "weights": config.verifier_weights},
-            "model": training.model_kwargs(config, caps),
-            "peft": peft_config(config),
-            "eval": {"max_new_tokens": config.eval_max_new_tokens, "batch_size": config.eval_batch_size},
-        }
+        plan = cls.library_plan(config, caps, num_generations=config.num_generations,
+                                max_completion_length=config.max_completion_length, temperature=config.temperature,
+                                beta=config.effective_beta, epsilon=config.epsilon, loss_type=config.loss_type,
+                                scale_rewards="none" if config.no_scale_rewards else "group",
+                                reward_weights=config.verifier_weights or [1.0] * len(config.verifiers),
+                                per_device_eval_batch_size=config.eval_batch_size,
+                                **trl_generation_args(engine, vllm_mode=config.vllm_mode))
+        return {**plan, "engine": engine, "verifiers": rl.verifier_plan(config),
+                "eval": {"max_new_tokens": config.eval_max_new_tokens, "batch_size": config.eval_batch_size}}
 
     def build(self, data, tokenizer, model_ref: str, output_dir, callbacks=()):
         """TRL's GRPO trainer for this run, ready to train, rewarded by the verifiers."""
@@ -82,9 +64,7 @@ class TorchGRPOTrainer(training.TorchTrainer):
             trainer = self.build(data, tokenizer, model_ref, state.dir, run.callbacks)
             measure = lambda: Figures.of(heldout_accuracy=rl.pass_rate(  # noqa: E731
                 trainer.model, tokenizer, self.verifiers, data.heldout, **self.plan["eval"]))
-            before = measure()
-            fit = run.fit(trainer)
-            after = measure()
+            before, fit, after = measure(), run.fit(trainer), measure()
             training.save_model(trainer, tokenizer, run)
             histories = training.metric_histories(fit.log_history, GRPO_METRICS)
             return training.build_summary(

@@ -3,8 +3,8 @@ accuracy and the summary. No reference model: the odds ratio of chosen over reje
 
     halo-forge orpo train --dataset ultrafeedback --model Qwen/Qwen2.5-0.5B-Instruct --beta 0.1
 
-`train()` reads top to bottom like DPO's: load pairs (the tokenizer's chat template renders chat rows),
-tokenizer and model, build TRL's trainer, measure, train, measure, save, summarise.
+`train()` reads top to bottom: load pairs (the tokenizer's chat template renders chat rows), tokenizer and
+model, build TRL's trainer, measure, train (resuming with --resume), measure, save, summarise.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import os
 
 from halo_forge import training
 from halo_forge.data.preference import load_preference_data
-from halo_forge.evaluation import preference_figures
-from halo_forge.models.loading import load_causal_lm, peft_config
+from halo_forge.evaluation import TASK_TOLERANCE, preference_figures
+from halo_forge.models.loading import load_causal_lm
 from halo_forge.summary import TrainingSummary
 from halo_forge.training import compare
 
@@ -30,41 +30,30 @@ class TorchORPOTrainer(training.TorchTrainer):
 
     @classmethod
     def plan_for(cls, config, caps) -> dict:
-        return {
-            "trl": dict(**training.common_args(config, caps), max_length=config.max_length,
-                        max_completion_length=config.max_completion_length, beta=config.beta,
-                        per_device_eval_batch_size=config.eval_batch_size, remove_unused_columns=False),
-            "model": training.model_kwargs(config, caps),
-            "peft": peft_config(config),
-            "eval": {"max_new_tokens": config.eval_max_new_tokens, "batch_size": config.eval_batch_size},
-        }
+        plan = cls.library_plan(config, caps, max_length=config.max_length, beta=config.beta,
+                                max_completion_length=config.max_completion_length, remove_unused_columns=False,
+                                per_device_eval_batch_size=config.eval_batch_size)
+        return {**plan, "eval": {"max_new_tokens": config.eval_max_new_tokens, "batch_size": config.eval_batch_size}}
 
-    def build(self, data, tokenizer, model_ref: str, output_dir, callbacks=()):
-        """TRL's ORPO trainer for this run, ready to train."""
+    def train(self) -> TrainingSummary:
         from datasets import Dataset
 
         os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
         from trl.experimental.orpo import ORPOConfig as TRLORPOConfig, ORPOTrainer
 
-        with training.no_tqdm():
-            trainer = ORPOTrainer(model=load_causal_lm(model_ref, **self.plan["model"]),
-                                  args=TRLORPOConfig(**self.plan["trl"], output_dir=str(output_dir)),
-                                  train_dataset=Dataset.from_list(training.strip_answers(data.train)),
-                                  processing_class=tokenizer, peft_config=self.plan["peft"], callbacks=list(callbacks))
-        return training.quiet_trainer(trainer)
-
-    def train(self) -> TrainingSummary:
+        plan = self.plan
         with training.staged_run(self) as run:
             data, model_ref, tokenizer = run.load(load_preference_data, chat_template=True)
-            state = run.checkpoints(data)
-            trainer = self.build(data, tokenizer, model_ref, state.dir, run.callbacks)
-            measure = lambda: preference_figures(trainer.model, tokenizer, data.heldout, **self.plan["eval"])  # noqa: E731
-            before = measure()
-            fit = run.fit(trainer)
-            after = measure()
+            with training.no_tqdm():
+                trainer = training.quiet_trainer(ORPOTrainer(
+                    model=load_causal_lm(model_ref, **plan["model"]),
+                    args=TRLORPOConfig(**plan["trl"], output_dir=str(run.checkpoints(data).dir)),
+                    train_dataset=Dataset.from_list(training.strip_answers(data.train)), processing_class=tokenizer,
+                    peft_config=plan["peft"], callbacks=run.callbacks))
+            measure = lambda: preference_figures(trainer.model, tokenizer, data.heldout, **plan["eval"])  # noqa: E731
+            before, fit, after = measure(), run.fit(trainer), measure()
             training.save_model(trainer, tokenizer, run)
-            return training.build_summary(
-                run, data=data, model_ref=model_ref, fit=fit,
-                evaluations=compare(before, after, tolerance={"heldout_accuracy": 0.02}),
-                extra={"beta": self.config.beta, "reference_free": True,
-                       **training.metric_histories(fit.log_history, ORPO_METRICS)})
+            histories = training.metric_histories(fit.log_history, ORPO_METRICS)
+            return training.build_summary(run, data=data, model_ref=model_ref, fit=fit,
+                                          evaluations=compare(before, after, tolerance=TASK_TOLERANCE),
+                                          extra={"beta": self.config.beta, "reference_free": True, **histories})

@@ -18,6 +18,10 @@ class RAFTConfig(GenerationEvalFields, RolloutFields, LoraFields, SequenceFields
     Resumable per cycle (--resume). No --load-in-4bit: each cycle's adapter is merged into the policy."""
 
     modality: ClassVar[str] = "raft"
+    summary: ClassVar[str] = "RAFT: sample, verify, keep the best, fine-tune on them; repeat for several cycles."
+    train_help: ClassVar[str] = "RAFT: each cycle samples from the current policy, verifies, keeps the best and fine-tunes on them."
+    example: ClassVar[str] = "halo-forge raft train \\\n  --dataset code_prompts --model outputs/sft \\\n  --verifier execution --cycles 3 --samples-per-prompt 8 --keep-percent 0.25 --reward-threshold 1.0"
+    datasets: ClassVar[str] = "halo_forge.data.prompts:PROMPT_DATASETS"
 
     output: Path = Field(Path("outputs/raft"), description="Folder for the model and training_summary.json.")
     cycles: int = Field(3, gt=0, description="Sample → verify → keep → fine-tune cycles.")

@@ -112,8 +112,7 @@ class CycleState:
                           f"({'rollouts from cache' if cached else 'sampled again'})"]}
 
     def finished_run(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
-        try:
-            self.dir.parent.rmdir()
-        except OSError:
-            pass
+        """The run published its output: its cycles are no longer needed."""
+        from halo_forge.training.checkpoints import remove_state
+
+        remove_state(self.dir)

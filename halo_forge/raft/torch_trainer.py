@@ -19,9 +19,8 @@ import time
 from collections import Counter
 
 from halo_forge import rl, training
-from halo_forge.config import Problem
 from halo_forge.data.prompts import load_prompt_data
-from halo_forge.models.loading import load_causal_lm, peft_config
+from halo_forge.models.loading import load_causal_lm
 from halo_forge.raft.cycles import CycleState, select, yield_diagnostics
 from halo_forge.rollout import Sampling, get_engine, resolve_engine
 from halo_forge.summary import Cycle, TrainingSummary, write_json_atomic
@@ -29,32 +28,18 @@ from halo_forge.training import Figure, Figures, Fit, compare
 from halo_forge.training.run import final_loss
 
 
-class TorchRAFTTrainer(training.TorchTrainer):
+class TorchRAFTTrainer(rl.RolloutTrainer):
     """RAFT cycles with TRL's SFTTrainer on cpu, cuda, rocm or mps."""
 
     modality = "raft"
-    used_elsewhere = {**training.TorchTrainer.used_elsewhere,
-                      "unsafe_verifier_execution": "verifier options (plan['verifiers'])"}
-
-    def __init__(self, config, backend: str, data=None) -> None:
-        super().__init__(config, backend, data)
-        self.verifiers = rl.build_verifiers(config)
-
-    @classmethod
-    def check(cls, config, caps) -> list[Problem]:
-        return super().check(config, caps) + rl.rollout_problems(config)
-
     @classmethod
     def plan_for(cls, config, caps) -> dict:
+        plan = cls.library_plan(config, caps, max_length=config.max_length, completion_only_loss=True)
         return {
-            "trl": dict(**training.common_args(config, caps), max_length=config.max_length, completion_only_loss=True),
-            "model": training.model_kwargs(config, caps),
-            "peft": peft_config(config),
-            "engine": resolve_engine(config.rollout_engine),
+            **plan, "engine": resolve_engine(config.rollout_engine),
             "sampling": Sampling(temperature=config.temperature, max_new_tokens=config.max_completion_length,
                                  batch_size=config.eval_batch_size),
-            "verifiers": {"names": list(config.verifiers), "options": config.verifier_options(),
-                          "weights": config.verifier_weights},
+            "verifiers": rl.verifier_plan(config),
             "selection": {"samples_per_prompt": config.samples_per_prompt, "keep_percent": config.keep_percent,
                           "threshold": config.reward_threshold, "min_samples": config.min_samples,
                           "prompts_per_cycle": config.prompts_per_cycle, "cycles": config.cycles},

@@ -13,7 +13,7 @@ from __future__ import annotations
 from halo_forge import training
 from halo_forge.data.preference import load_preference_data
 from halo_forge.evaluation import pairwise_accuracy
-from halo_forge.models.loading import load_sequence_classifier, peft_config
+from halo_forge.models.loading import load_sequence_classifier
 from halo_forge.summary import TrainingSummary
 from halo_forge.training import Figures, compare
 
@@ -28,14 +28,10 @@ class TorchRMTrainer(training.TorchTrainer):
 
     @classmethod
     def plan_for(cls, config, caps) -> dict:
-        return {
-            "trl": dict(**training.common_args(config, caps), max_length=config.max_length,
-                        center_rewards_coefficient=config.center_rewards_coefficient,
-                        per_device_eval_batch_size=config.eval_batch_size),
-            "model": training.model_kwargs(config, caps),
-            "peft": peft_config(config, "SEQ_CLS"),
-            "eval": {"batch_size": config.eval_batch_size},
-        }
+        plan = cls.library_plan(config, caps, peft_task="SEQ_CLS", max_length=config.max_length,
+                                center_rewards_coefficient=config.center_rewards_coefficient,
+                                per_device_eval_batch_size=config.eval_batch_size)
+        return {**plan, "eval": {"batch_size": config.eval_batch_size}}
 
     def build(self, data, tokenizer, model_ref: str, output_dir, callbacks=()):
         """TRL's reward trainer for this run, ready to train (the new score head initialised from the seed)."""

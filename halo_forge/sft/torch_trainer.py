@@ -14,8 +14,8 @@ import dataclasses
 
 from halo_forge import training
 from halo_forge.data import SplitData, load_sft_data
-from halo_forge.evaluation import heldout_loss, task_accuracy
-from halo_forge.models.loading import load_causal_lm, peft_config
+from halo_forge.evaluation import TASK_TOLERANCE, heldout_loss, task_accuracy
+from halo_forge.models.loading import load_causal_lm
 from halo_forge.summary import TrainingSummary
 from halo_forge.training import Figures, compare
 
@@ -27,15 +27,11 @@ class TorchSFTTrainer(training.TorchTrainer):
 
     @classmethod
     def plan_for(cls, config, caps) -> dict:
-        return {
-            "trl": dict(**training.common_args(config, caps), max_length=config.max_length, packing=config.packing,
-                        completion_only_loss=not config.train_on_prompt,
-                        per_device_eval_batch_size=config.eval_batch_size),
-            "model": training.model_kwargs(config, caps),
-            "peft": peft_config(config),
-            "eval": {"max_new_tokens": config.eval_max_new_tokens, "batch_size": config.eval_batch_size},
-            "assistant_only_loss": not config.train_on_prompt,  # for chat rows whose template marks the turns
-        }
+        plan = cls.library_plan(config, caps, max_length=config.max_length, packing=config.packing,
+                                completion_only_loss=not config.train_on_prompt,
+                                per_device_eval_batch_size=config.eval_batch_size)
+        return {**plan, "eval": {"max_new_tokens": config.eval_max_new_tokens, "batch_size": config.eval_batch_size},
+                "assistant_only_loss": not config.train_on_prompt}  # for chats whose template marks the turns
 
     def train(self) -> TrainingSummary:
         from trl import SFTConfig as TRLSFTConfig, SFTTrainer
@@ -53,13 +49,11 @@ class TorchSFTTrainer(training.TorchTrainer):
             measure = lambda: Figures.of(  # noqa: E731
                 heldout_accuracy=task_accuracy(trainer.model, tokenizer, data.heldout, **plan["eval"]),
                 heldout_loss=heldout_loss(trainer, data.heldout))
-            before = measure()
-            fit = run.fit(trainer)
-            after = measure()
+            before, fit, after = measure(), run.fit(trainer), measure()
             training.save_model(trainer, tokenizer, run)
             return training.build_summary(
                 run, data=data, model_ref=model_ref, fit=fit, extra={"packing": cfg.packing},
-                evaluations=compare(before, after, tolerance={"heldout_accuracy": 0.02}))
+                evaluations=compare(before, after, tolerance=TASK_TOLERANCE))
 
 
 def _dataset(rows: list[dict]):

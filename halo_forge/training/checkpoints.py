@@ -101,11 +101,16 @@ class CheckpointState:
 
     def finished(self) -> None:
         """The run published its output: its checkpoints are no longer needed."""
-        shutil.rmtree(self.dir, ignore_errors=True)
-        try:
-            self.dir.parent.rmdir()
-        except OSError:
-            pass
+        remove_state(self.dir)
+
+
+def remove_state(folder: Path) -> None:
+    """Remove a run's state folder, and the `.<name>.state` folder above it once it is empty."""
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        folder.parent.rmdir()
+    except OSError:
+        pass  # other runs' state is still there
 
 
 def _other_runs(root: Path, folder: Path, meta: dict) -> str:

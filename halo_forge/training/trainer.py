@@ -78,6 +78,16 @@ class TorchTrainer:
         """What `train()` hands to the libraries, by section (trl, model, peft, eval, …)."""
         raise NotImplementedError
 
+    @staticmethod
+    def library_plan(config, caps: Capabilities, *, peft_task: str = "CAUSAL_LM", **trl: Any) -> dict[str, Any]:
+        """The sections every PyTorch plan has: the TRL config's fields (the shared TrainingArguments plus
+        `trl`), the `from_pretrained` arguments and the PEFT config."""
+        from halo_forge.models.loading import peft_config
+        from halo_forge.training.args import common_args, model_kwargs
+
+        return {"trl": {**common_args(config, caps), **trl}, "model": model_kwargs(config, caps),
+                "peft": peft_config(config, peft_task)}
+
 
 def output_problems(config) -> list[Problem]:
     """An --output folder that holds another run (and no --overwrite), or is a file."""
