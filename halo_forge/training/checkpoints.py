@@ -78,12 +78,18 @@ class CheckpointState:
         return cls(dir=folder, resume_from=latest, notes=notes, resumed=latest is not None)
 
     def callback(self):
-        """A TrainerCallback that marks each checkpoint complete once transformers has written it."""
+        """A TrainerCallback that logs the loss at every checkpoint step (so the loss windows of a resumed
+        run are those of an uninterrupted one) and marks each checkpoint complete once it is written."""
         from transformers import TrainerCallback
 
         folder = self.dir
 
         class MarkComplete(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                if control.should_save:
+                    control.should_log = True
+                return control
+
             def on_save(self, args, state, control, **kwargs):
                 target = folder / f"checkpoint-{state.global_step}"
                 if target.is_dir():
