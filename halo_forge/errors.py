@@ -42,12 +42,24 @@ class OutputError(HaloForgeError):
     """Raised when the output folder already holds a different run and --overwrite was not given."""
 
 
+class SandboxUnavailable(HaloForgeError):
+    """Raised when model-written code would run without a sandbox that keeps samples apart and unsafe was not given."""
+
+
+class DashboardError(HaloForgeError):
+    """Raised when a dashboard/HTTP API request cannot be served as asked (the message says why and what to do)."""
+
+
+class LaunchNotFound(DashboardError):
+    """Raised when a run id names neither an indexed run nor a run the dashboard launched."""
+
+
+class Unauthorized(DashboardError):
+    """Raised when a request lacks the dashboard's token where one is required (off loopback, every POST)."""
+
+
 class VerifierError(HaloForgeError):
     """Raised when a verifier name, option or plugin the user gave cannot be used."""
-
-
-class SandboxUnavailable(HaloForgeError):
-    """Raised when no isolation is available for model-written code and unsafe execution was not allowed."""
 
 
 class RunsError(HaloForgeError):

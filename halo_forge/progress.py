@@ -5,6 +5,7 @@ Imported when a run starts (it imports transformers), never by the CLI at start-
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -12,7 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from transformers import TrainerCallback
 
-PLAIN_EVERY_SECONDS = 10
+
+def plain_every_seconds() -> float:
+    """Plain (non-terminal) progress lines: at most one per this many seconds ($HALO_FORGE_PROGRESS_SECONDS)."""
+    return float(os.environ.get("HALO_FORGE_PROGRESS_SECONDS") or 10)
 
 
 class ProgressCallback(TrainerCallback):
@@ -51,7 +55,7 @@ class ProgressCallback(TrainerCallback):
             self.progress.update(self.task, completed=state.global_step)
             return
         now = time.monotonic()
-        if self.quiet or (now - self.last_print < PLAIN_EVERY_SECONDS and state.global_step < state.max_steps):
+        if self.quiet or (now - self.last_print < plain_every_seconds() and state.global_step < state.max_steps):
             return
         self.last_print = now
         done, total = state.global_step, max(state.max_steps, 1)

@@ -70,6 +70,7 @@ def quickstart(
 # Command groups: each module imports only typer/rich at load; trainers and services load lazily.
 from halo_forge.cli import platform, replay as replay_cli, runs, workspace as workspace_cli  # noqa: E402
 from halo_forge.cli import verifiers as verifiers_cli  # noqa: E402
+from halo_forge.cli import dashboard as dashboard_cli  # noqa: E402
 
 app.add_typer(verifiers_cli.app, name="verifiers")
 app.add_typer(platform.recipe_app, name="recipe")
@@ -78,6 +79,7 @@ app.add_typer(replay_cli.app, name="replay")
 app.command("init")(workspace_cli.init)
 app.add_typer(platform.server_app, name="server")
 app.add_typer(platform.flows_app, name="flows")
+app.command("dashboard")(dashboard_cli.serve)
 
 
 def _build() -> "typer.main.click.Group":

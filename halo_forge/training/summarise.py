@@ -3,6 +3,7 @@ folder, whatever trainer produced it."""
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from importlib import metadata
@@ -15,7 +16,9 @@ PACKAGES = ("halo-forge", "torch", "transformers", "trl", "peft", "datasets", "a
 
 
 def new_run_id(modality: str) -> str:
-    return f"{modality}-{int(time.time() * 1000)}"
+    """`<modality>-<epoch ms>`, or `$HALO_FORGE_RUN_ID` when set (the dashboard names a run it launches
+    before the run starts, so the id it returns is the one the run is indexed under)."""
+    return os.environ.get("HALO_FORGE_RUN_ID") or f"{modality}-{int(time.time() * 1000)}"
 
 
 def versions() -> dict[str, str]:
