@@ -40,3 +40,37 @@ class BackendError(HaloForgeError):
 
 class OutputError(HaloForgeError):
     """Raised when the output folder already holds a different run and --overwrite was not given."""
+
+
+class SandboxUnavailable(HaloForgeError):
+    """Raised when model-written code would run without a sandbox that keeps samples apart and unsafe was not given."""
+
+
+class DashboardError(HaloForgeError):
+    """Raised when a dashboard/HTTP API request cannot be served as asked (the message says why and what to do)."""
+
+
+class LaunchNotFound(DashboardError):
+    """Raised when a run id names neither an indexed run nor a run the dashboard launched."""
+
+
+class Unauthorized(DashboardError):
+    """Raised when a request lacks the dashboard's token where one is required (off loopback, every POST)."""
+
+
+class VerifierError(HaloForgeError):
+    """Raised when a verifier name, option or plugin the user gave cannot be used."""
+
+
+class RunsError(HaloForgeError):
+    """Raised when a run-index request cannot be applied (a filter, sort key or limit), or the index is busy."""
+
+
+class RunNotFound(RunsError):
+    """Raised when no run with the given id is in the index."""
+
+
+class ReplayDiffers(HaloForgeError):
+    """Raised when a replay ran but its figures differ from the record (exit code 1, not 2)."""
+
+    exit_code = 1

@@ -50,7 +50,7 @@ from halo_forge.workspace import Workspace, find_workspace
 
 log = logging.getLogger("halo_forge.runs")
 
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"  # 2: the dataset column (and facet)
 MAX_FIGURE_COLUMNS = 1000
 MAX_LIMIT = 10_000
 MODEL_FACET_TOP = 20
@@ -765,7 +765,7 @@ def _parse_facets(rows) -> tuple[int, dict[str, dict[str, int]]]:
         out[FACETS[i]][values[i] if values[i] is not None else "(none)"] = n
     for f in FACETS:
         items = sorted(out[f].items(), key=lambda kv: (-kv[1], kv[0]))
-        out[f] = dict(items[:MODEL_FACET_TOP] if f == "model_name" else items)
+        out[f] = dict(items[:MODEL_FACET_TOP] if f in ("model_name", "dataset") else items)
     return total, out
 
 
