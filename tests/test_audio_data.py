@@ -129,3 +129,24 @@ def test_hub_audio_rows_arrive_as_bytes_and_materialise(tmp_path):
     assert out[0]["audio"].endswith(".wav") and json.dumps(out)
     assert abs(audio.load_audio(out[0]["audio"], "row 0").size - 1600) <= 1
     assert audio.load_audio(out[1]["audio"], "row 1", sampling_rate=8000).tolist() == [0.0, 0.25]
+
+
+def test_load_audio_data_local_file_for_each_task(tmp_path):
+    from types import SimpleNamespace
+
+    from halo_forge.data.media import MediaSplitData
+
+    for k in range(4):
+        _tone(tmp_path / f"{k}.wav")
+    rows = [{"audio": f"{k}.wav", "text": "hi", "label": k % 2} for k in range(4)]
+    (tmp_path / "rows.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    cfg = SimpleNamespace(data=str(tmp_path / "rows.jsonl"), dataset=None, seed=0, eval_split=0.25, max_samples=None,
+                          max_eval_samples=None, task="classification")
+    data = audio.load_audio_data(cfg)
+    assert isinstance(data, MediaSplitData) and len(data.train) == 3 and data.train[0]["audio"].startswith(str(tmp_path))
+    (tmp_path / "bad.jsonl").write_text(json.dumps({"audio": "0.wav", "text": "hi"}) + "\n")
+    cfg.data = str(tmp_path / "bad.jsonl")
+    with pytest.raises(DataError, match=r"bad\.jsonl:1: 'label' is None, not a class index"):
+        audio.load_audio_data(cfg)
+    cfg.task = "asr"
+    assert audio.load_audio_data(cfg).train[0]["text"] == "hi"

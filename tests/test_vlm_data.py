@@ -136,3 +136,65 @@ def test_materialise_images_writes_pngs_named_by_content(tmp_path):
     out = vision.materialise_images(rows, tmp_path / "media")
     assert out[0]["images"] == out[1]["images"] and Path(out[0]["images"][0]).is_file()
     json.dumps(out)
+
+
+def _config(**kw):
+    from types import SimpleNamespace
+
+    base = dict(data=None, dataset="shapes", seed=0, eval_split=0.25, max_samples=None, max_eval_samples=None)
+    return SimpleNamespace(**{**base, **kw})
+
+
+def test_load_vlm_data_from_a_local_file_with_relative_paths(tmp_path):
+    from halo_forge.data.media import MediaSplitData
+
+    (tmp_path / "imgs").mkdir()
+    rows = []
+    for k, colour in enumerate(["red", "blue", "green", "black"]):
+        _png(tmp_path / "imgs" / f"{k}.png", colour=colour)
+        rows.append({"question": "Colour?", "answer": colour, "image": f"imgs/{k}.png"})
+    data_file = tmp_path / "rows.jsonl"
+    data_file.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    data = vision.load_vlm_data(_config(data=str(data_file)))
+    assert isinstance(data, MediaSplitData) and len(data.train) == 3 and len(data.heldout) == 1
+    assert Path(data.train[0]["images"][0]).is_absolute() and data.format == "vlm"
+    before = data.digest
+    saved = MediaSplitData.load(data.save(tmp_path / "split.json"))
+    assert saved.digest == before
+    _png(tmp_path / "imgs" / "0.png", colour="white")  # changed pixels: a changed digest, and a refused replay
+    assert data.digest != before
+    with pytest.raises(DataError, match="do not match their recorded digest"):
+        MediaSplitData.load(tmp_path / "split.json")
+
+
+def test_load_vlm_data_names_the_bad_line(tmp_path):
+    data_file = tmp_path / "rows.jsonl"
+    data_file.write_text(json.dumps({"question": "q", "answer": "a", "image": "missing.png"}) + "\n")
+    with pytest.raises(DataError, match=r"rows\.jsonl:1 \(image\[0\]\): image file 'missing\.png' does not exist"):
+        vision.load_vlm_data(_config(data=str(data_file)))
+
+
+def test_load_vlm_data_builtin_and_hub_parquet(tmp_path, monkeypatch):
+    """The built-in set by short name, and a hub-shaped parquet set with an Image column (loaded offline
+    from a local path), whose images are written to files by content."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets import Features, Image as ImageFeature, Sequence, Value
+    from PIL import Image
+
+    data = vision.load_vlm_data(_config(max_samples=10, max_eval_samples=5))
+    assert data.source == "builtin:shapes" and len(data.train) == 10 and len(data.heldout) == 5
+    monkeypatch.setenv("HALO_FORGE_HOME", str(tmp_path / "home"))
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buf, "PNG")
+    feats = Features({"image": ImageFeature(), "query": Value("string"), "label": Sequence(Value("string"))})
+    (tmp_path / "chartqa").mkdir()
+    table = pa.table({"image": [{"bytes": buf.getvalue(), "path": None}] * 4, "query": ["Value of A?"] * 4,
+                      "label": [["3"], ["4"], ["5"], ["6"]]}).cast(feats.arrow_schema)
+    pq.write_table(table, tmp_path / "chartqa" / "train.parquet")
+    hub = vision.load_vlm_data(_config(dataset=str(tmp_path / "chartqa")))
+    row = hub.train[0]
+    assert row["images"][0].startswith(str(tmp_path / "home" / "data" / "media")) and row["answer"][0] in "3456"
+    json.dumps(hub.train)

@@ -168,3 +168,13 @@ def load_builtin(name: str, seed: int = 0) -> tuple[list[dict], list[dict]]:
     if name not in audio_builtin.SIZES:
         raise KeyError(name)
     return audio_builtin.split(name, seed)
+
+
+def load_audio_data(config):
+    """The audio trainer's rows (`MediaSplitData`: digest over the audio bytes) for `config.task` (asr,
+    classification) from --data, a built-in set or a hub dataset; `load_waves` then reads every clip."""
+    from halo_forge.data.media import load_media_split
+
+    return load_media_split(config, datasets=AUDIO_DATASETS, trainer="audio", load_builtin=load_builtin,
+                            normalise=lambda rows, where, base: normalise_rows(rows, where, base, task=config.task),
+                            materialise=materialise_audio)

@@ -227,3 +227,12 @@ def load_builtin(name: str, seed: int = 0) -> tuple[list[dict], list[dict]]:
     if name not in vision_builtin.SIZES:
         raise KeyError(name)
     return vision_builtin.split(name, seed)
+
+
+def load_vlm_data(config):
+    """The VLM trainer's rows (`MediaSplitData`: digest over the image bytes) from --data, a built-in set
+    or a hub dataset; every image path is checked here, every image is opened by `load_images`."""
+    from halo_forge.data.media import load_media_split
+
+    return load_media_split(config, datasets=VLM_DATASETS, trainer="vlm", load_builtin=load_builtin,
+                            normalise=normalise_rows, materialise=materialise_images)
