@@ -83,6 +83,10 @@ def test_llava_and_question_rows_normalise(tmp_path):
                               "data.jsonl:2")
     assert qa["completion"][0]["content"] == [{"type": "text", "text": "red"}] and qa["answer"] == ["red", "Red"]
     assert qa["id"] == 3
+    listed = vision.normalise_row({"query": "Colour?", "label": ["red"], "images": [str(img)]}, "data.jsonl:4")
+    assert listed["images"] == [str(img.resolve())] and listed["answer"] == ["red"]
+    with pytest.raises(DataError, match=r'data\.jsonl:5: the row has 1 \{"type": "image"\} part\(s\) but no image'):
+        vision.normalise_row({"question": "Colour?", "answer": "red"}, "data.jsonl:5")
     plain = vision.normalise_row({"prompt": "Colour?", "completion": "red", "image": str(img)}, "data.jsonl:3")
     assert plain["prompt"][0]["content"][0] == {"type": "image"}  # the image part is inserted (TRL's rule)
 

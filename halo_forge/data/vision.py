@@ -25,17 +25,19 @@ _CONSUMED = {"messages", "conversations", "prompt", "completion", "image", "imag
              "answers", "label"}
 
 
+def _qa_row(question: Any, gold: Any, images: list, where: str) -> dict:
+    """One question with its accepted answers (the first is the training target)."""
+    gold = [str(g) for g in gold] if isinstance(gold, (list, tuple)) else [str(gold)]
+    if not gold or not gold[0].strip():
+        raise DataError(f"{where}: the row has no answer", hint="drop rows without an answer")
+    return {"prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": str(question)}]}],
+            "completion": [{"role": "assistant", "content": [{"type": "text", "text": gold[0]}]}],
+            "images": images, "answer": gold}
+
+
 def _qa(question: str, answers: str) -> Callable[[dict, str], dict]:
-    """Formatter for hub VQA sets: one question, a list of accepted answers (the first is the target)."""
-    def fmt(row: dict, where: str) -> dict:
-        gold = row[answers]
-        gold = [str(g) for g in gold] if isinstance(gold, (list, tuple)) else [str(gold)]
-        if not gold or not gold[0].strip():
-            raise DataError(f"{where}: column {answers!r} is empty", hint="drop rows without an answer")
-        return {"prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": str(row[question])}]}],
-                "completion": [{"role": "assistant", "content": [{"type": "text", "text": gold[0]}]}],
-                "images": [row["image"]], "answer": gold}
-    return fmt
+    """Formatter for hub VQA sets: one image, one question, a list of accepted answers."""
+    return lambda row, where: _qa_row(row[question], row[answers], [row["image"]], where)
 
 
 def _llava_mix(row: dict, where: str) -> dict:
@@ -124,7 +126,7 @@ def normalise_row(row: dict, where: str, base: Path | None = None) -> dict:
     """A canonical VLM row from a chat, prompt/completion, LLaVA (conversations) or question/answer row."""
     if not isinstance(row, dict):
         raise DataError(f"{where}: expected an object per row, got {type(row).__name__}")
-    images = _image_list(row, where, base)
+    images, answer_column = _image_list(row, where, base), None
     if "messages" in row or "conversations" in row:
         out = {"messages": _turns(row.get("messages", row.get("conversations")), where)}
         convo = out["messages"]
@@ -132,10 +134,9 @@ def normalise_row(row: dict, where: str, base: Path | None = None) -> dict:
         out = {"prompt": _turns(row["prompt"], where, "user"), "completion": _turns(row["completion"], where, "assistant")}
         convo = out["prompt"] + out["completion"]
     elif ("question" in row or "query" in row) and ("answer" in row or "answers" in row or "label" in row):
-        q = "question" if "question" in row else "query"
-        a = next(k for k in ("answer", "answers", "label") if k in row)
-        return normalise_row({**_qa(q, a)({**row, "image": row.get("image", row.get("images"))}, where),
-                              **{k: v for k, v in row.items() if k not in _CONSUMED and k != a}}, where, base)
+        answer_column = next(k for k in ("answer", "answers", "label") if k in row)
+        out = _qa_row(row.get("question", row.get("query")), row[answer_column], images, where)
+        convo = out["prompt"] + out["completion"]
     else:
         raise DataError(f"{where}: cannot tell the row's format from its columns {sorted(row)}",
                         hint="use messages + image(s), prompt + completion + image(s), or question + answer + image")
@@ -144,7 +145,7 @@ def normalise_row(row: dict, where: str, base: Path | None = None) -> dict:
                         hint="add an assistant turn (or a completion)")
     _match_images(convo, images, where)
     out["images"] = images
-    out.update({k: v for k, v in row.items() if k not in _CONSUMED})
+    out.update({k: v for k, v in row.items() if k not in _CONSUMED and k != answer_column})
     return out
 
 
