@@ -230,3 +230,8 @@ def test_held_out_figures(memorised):
     assert calls["call_failures"] == {"sub: no such tool (tools: add)": 1, "values: N of N gold call(s) matched by N call(s)": 1}
     eps = episode_figures(model, tok, [CALC, PAIR], [adder()], max_new_tokens=200)
     assert eps["answer_accuracy"] == 1.0 and eps["mean_turns"] == 2.0 and eps["call_failures"] == {}
+    from halo_forge.agentic.evaluation import figures_of
+    from halo_forge.training import Figure
+
+    assert list(figures_of(calls, eps).items()) == [("heldout_exact_call_accuracy", Figure(calls["exact_call_accuracy"], 3)),
+                                                    ("heldout_answer_accuracy", Figure(1.0, 2))]

@@ -130,11 +130,11 @@ def test_every_loss_variant_trl_accepts_takes_a_step(tmp_path):
 def test_loss_problems_all_at_once():
     problems = grpo_options.loss_problems(loss_type="ppo", scale_rewards="std", epsilon=0.2, epsilon_high=0.1,
                                           importance_sampling_level="sequence")
-    assert problems == [
-        "--loss-type (got 'ppo'): use one of grpo, dapo, dr_grpo, bnpo, cispo, sapo, luspo, vespo",
-        "--scale-rewards (got 'std'): use one of group, batch, none",
-        "--epsilon-high (got 0.1): give at least --epsilon (0.2); DAPO uses 0.28"]
-    assert grpo_options.loss_problems(loss_type="dapo", importance_sampling_level="sequence") == [
-        "--importance-sampling-level (got 'sequence'): TRL refuses it with --loss-type dapo; use grpo (GSPO's "
-        "setup) or luspo"]
-    assert grpo_options.loss_problems(loss_type="luspo")[0].startswith("--loss-type (got 'luspo'): luspo needs")
+    assert [p.line() for p in problems] == [
+        "  --loss-type (got 'ppo'): use one of grpo, dapo, dr_grpo, bnpo, cispo, sapo, luspo, vespo",
+        "  --scale-rewards (got 'std'): use one of group, batch, none",
+        "  --epsilon-high (got 0.1): give at least --epsilon (0.2); DAPO uses 0.28"]
+    [p] = grpo_options.loss_problems(loss_type="dapo", importance_sampling_level="sequence")
+    assert p.line() == ("  --importance-sampling-level (got 'sequence'): TRL refuses it with --loss-type dapo; "
+                        "use grpo (GSPO's setup) or luspo")
+    assert grpo_options.loss_problems(loss_type="luspo")[0].line().startswith("  --loss-type (got 'luspo'): luspo")

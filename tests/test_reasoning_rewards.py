@@ -143,3 +143,8 @@ def test_held_out_reasoning_figures():
     figs = score_completions(["<think>7+5=12\n12-3=9</think>9", "<think>7+5=2\n2-3=-1</think>-1", "9",
                               "<think>x</think>9</think>"], rows)
     assert (figs.n, figs.format_rate, figs.answer_accuracy, figs.correct_and_formatted) == (4, 0.5, 0.25, 0.25)
+    from halo_forge.training import Figure
+
+    assert list(figs.figures().items()) == [("heldout_answer_accuracy", Figure(0.25, 4)),
+                                            ("heldout_format_rate", Figure(0.5, 4))]
+    assert score_completions([], []).figures() == {}

@@ -29,6 +29,18 @@ def call_figures(model, tokenizer, rows: list[dict], tools: list, *, max_new_tok
             "call_failures": dict(failures.most_common(10))}
 
 
+def figures_of(calls: dict, episodes: dict | None = None):
+    """``training.Figures`` from :func:`call_figures` (and :func:`episode_figures`): held-out exact-call
+    accuracy (the verdict's figure), then the final-answer accuracy of whole episodes."""
+    from halo_forge.training import Figure, Figures
+
+    if not calls["n"]:
+        return Figures()
+    answers = Figure(episodes["answer_accuracy"], episodes["episodes"]) if episodes else None
+    return Figures.of(heldout_exact_call_accuracy=Figure(calls["exact_call_accuracy"], calls["n"]),
+                      heldout_answer_accuracy=answers)
+
+
 def episode_figures(model, tokenizer, rows: list[dict], tools: list, *, max_turns: int = 3,
                     max_new_tokens: int = 160, batch_size: int = 32) -> dict:
     """Greedy episodes with the tools executed: EpisodeStats.to_dict() (exact calls, answer accuracy, turns,

@@ -16,6 +16,15 @@ class ReasoningFigures:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def figures(self):
+        """``training.Figures``: held-out answer accuracy (the verdict's figure), then the format rate."""
+        from halo_forge.training import Figure, Figures
+
+        if not self.n:
+            return Figures()
+        return Figures.of(heldout_answer_accuracy=Figure(self.answer_accuracy, self.n),
+                          heldout_format_rate=Figure(self.format_rate, self.n))
+
 
 def score_completions(completions: list[str], rows: list[dict]) -> ReasoningFigures:
     from halo_forge.verifiers import get_verifier

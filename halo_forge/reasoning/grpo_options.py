@@ -23,26 +23,29 @@ SEQUENCE_REFUSED = ("bnpo", "dr_grpo", "dapo", "cispo")
 
 
 def loss_problems(*, loss_type: str, scale_rewards: str = "group", epsilon: float = 0.2,
-                  epsilon_high: float | None = None, importance_sampling_level: str = "token") -> list[str]:
-    """Every problem with these options, as ``--flag (got value): fix`` lines (empty: TRL accepts them)."""
+                  epsilon_high: float | None = None, importance_sampling_level: str = "token") -> list:
+    """Every problem with these options as ``halo_forge.config.Problem`` (field, value, fix), for a trainer's
+    ``check(config, caps)``; empty: TRL accepts them."""
+    from halo_forge.config import Problem
+
     out = []
     if loss_type not in LOSS_TYPES:
-        out.append(f"--loss-type (got {loss_type!r}): use one of {', '.join(LOSS_TYPES)}")
+        out.append(Problem("loss_type", loss_type, f"use one of {', '.join(LOSS_TYPES)}"))
     if scale_rewards not in SCALE_REWARDS:
-        out.append(f"--scale-rewards (got {scale_rewards!r}): use one of {', '.join(SCALE_REWARDS)}")
+        out.append(Problem("scale_rewards", scale_rewards, f"use one of {', '.join(SCALE_REWARDS)}"))
     if importance_sampling_level not in IMPORTANCE_LEVELS:
-        out.append(f"--importance-sampling-level (got {importance_sampling_level!r}): use token or sequence")
+        out.append(Problem("importance_sampling_level", importance_sampling_level, "use token or sequence"))
     if not epsilon > 0:
-        out.append(f"--epsilon (got {epsilon}): give a clipping range above 0")
+        out.append(Problem("epsilon", epsilon, "give a clipping range above 0"))
     if epsilon_high is not None and epsilon_high < epsilon:
-        out.append(f"--epsilon-high (got {epsilon_high}): give at least --epsilon ({epsilon}); DAPO uses 0.28")
+        out.append(Problem("epsilon_high", epsilon_high, f"give at least --epsilon ({epsilon}); DAPO uses 0.28"))
     if loss_type == "luspo" and importance_sampling_level != "sequence":
-        out.append("--loss-type (got 'luspo'): luspo needs --importance-sampling-level sequence")
+        out.append(Problem("loss_type", loss_type, "luspo needs --importance-sampling-level sequence"))
     if loss_type == "vespo" and importance_sampling_level != "token":
-        out.append("--loss-type (got 'vespo'): vespo needs --importance-sampling-level token")
+        out.append(Problem("loss_type", loss_type, "vespo needs --importance-sampling-level token"))
     if importance_sampling_level == "sequence" and loss_type in SEQUENCE_REFUSED:
-        out.append(f"--importance-sampling-level (got 'sequence'): TRL refuses it with --loss-type {loss_type}; "
-                   "use grpo (GSPO's setup) or luspo")
+        out.append(Problem("importance_sampling_level", importance_sampling_level,
+                           f"TRL refuses it with --loss-type {loss_type}; use grpo (GSPO's setup) or luspo"))
     return out
 
 
