@@ -44,7 +44,10 @@ class Dispatch:
             cls = self.trainer_class(backend)
         except BackendError as exc:
             return [Problem("accelerator", config.accelerator, exc.message + (f": {exc.hint}" if exc.hint else ""))]
-        return cls.check(config, capabilities(backend))
+        from halo_forge.training.launch import launch_problems
+
+        caps = capabilities(backend)
+        return cls.check(config, caps) + launch_problems(config, cls, caps)
 
     def get(self, config, data=None):
         """The trainer for `config`'s backend, built (once per run) after `check` found nothing wrong."""

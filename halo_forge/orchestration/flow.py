@@ -24,6 +24,7 @@ from halo_forge.orchestration import cache
 from halo_forge.orchestration.inputs import ResolvedInputs
 from halo_forge.orchestration.record import record_failure, record_success
 from halo_forge.orchestration.run import TRAINED
+from halo_forge.training import launch
 from halo_forge.workspace import Workspace
 
 log = logging.getLogger("halo_forge.platform")
@@ -80,7 +81,7 @@ def train_task(modality: str, config_json: dict, cache_key: str, data_file: str,
         trainer.callbacks.append(tracker.callback())
     trainer.inputs_extra.update(_where_tracked(tracker))
     try:
-        summary = trainer.train()
+        summary = launch.train(trainer)  # here, or in --num-processes ranks under `accelerate launch`
     except BaseException as exc:
         record_failure(ws, trainer, config, exc, tracker=tracker, lineage=lineage)
         raise
