@@ -191,7 +191,8 @@ class CheckpointFields(FieldGroup):
 
 
 # Fields that say where and how a run writes or restarts, never what it trains: not part of the cache key.
-NOT_RESULT_FIELDS = frozenset({"output", "overwrite", "resume", "checkpoint_every"})
+NOT_RESULT_FIELDS = frozenset({"output", "overwrite", "resume", "checkpoint_every", "vllm_server_base_url",
+                               "vllm_server_host", "vllm_server_port", "vllm_server_timeout"})
 
 
 class TrainConfig(LaunchFields, RunFields):

@@ -67,6 +67,15 @@ def launch_problems(config, trainer_cls, caps) -> list:
         elif not caps.gpu:
             problems.append(Problem("distributed", config.distributed, f"DeepSpeed ZeRO runs on CUDA GPUs; this run "
                                     f"is on {caps.backend}: use --distributed ddp or fsdp"))
+    if config.distributed == "fsdp" and not caps.gpu:
+        problems.append(Problem("distributed", "fsdp", f"FSDP shards over GPUs; on {caps.backend} accelerate runs the "
+                                                       "processes as plain DDP and would ignore it: use --distributed ddp"))
+    if caps.gpu:
+        import torch
+
+        if n > torch.cuda.device_count():
+            problems.append(Problem("num_processes", n, f"one process per GPU and {torch.cuda.device_count()} are "
+                                                        "visible: use at most that many (or set CUDA_VISIBLE_DEVICES)"))
     if not config_file(config.distributed).is_file():
         problems.append(Problem("distributed", config.distributed, f"{config_file(config.distributed)} is missing: "
                                 "install halo-forge from its repository (pip install -e .), which ships configs/"))
