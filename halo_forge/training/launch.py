@@ -121,8 +121,7 @@ def train(trainer):
                 "data_file": trainer.data.save(folder / "rows.json").name if trainer.data is not None else None}
         (folder / SPEC).write_text(json.dumps(spec), encoding="utf-8")
         cmd = launch_command(trainer.config, trainer.caps, folder / SPEC)
-        env = {**os.environ, "HALO_FORGE_RUN_ID": trainer.run_id}
-        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
         relay = Relay(folder / METRICS, trainer.callbacks)
         try:
             while proc.poll() is None:
@@ -228,10 +227,10 @@ def _train_rank(spec: dict, folder: Path):
     from halo_forge.data import SplitData
     from halo_forge.training.ranks import is_main
 
+    os.environ["HALO_FORGE_RUN_ID"] = spec["run_id"]  # every rank trains under the flow's run id
     config = registry.config_class(spec["modality"])(**spec["config"])
     data = SplitData.load(folder / spec["data_file"]) if spec["data_file"] else None
     trainer = registry.get_trainer(config, data=data)
-    assert trainer.run_id == spec["run_id"], "every rank must train under the flow's run id (HALO_FORGE_RUN_ID)"
     trainer.inputs_extra = dict(spec["inputs_extra"])
     trainer.quiet = not is_main()
     if is_main():
