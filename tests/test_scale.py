@@ -66,7 +66,10 @@ def mlflow_server(tmp_path_factory):
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
         pass
-    os.killpg(proc.pid, signal.SIGKILL)  # the huey consumers outlive a terminated server
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the huey consumers outlive a terminated server
+    except ProcessLookupError:
+        pass
 
 
 @pytest.fixture()
