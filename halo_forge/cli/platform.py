@@ -78,8 +78,8 @@ def flows_serve(
     cron: str = typer.Option(None, "--cron", help="Cron schedule, e.g. '0 3 * * *'."),
     watch: list[Path] = typer.Option([], "--watch", help="Data file(s): a new or changed file starts the recipe."),
     poll_seconds: float = typer.Option(30.0, "--poll-seconds", help="How often watched files are checked."),
-    pool: str = typer.Option(None, "--pool", help="Register the deployments on this Prefect work pool: its workers "
-                                                  "run them (`halo-forge flows worker --pool NAME`), not this process."),
+    pool: str = typer.Option(None, "--pool", help="Register the deployments on this Prefect work pool: its "
+                                                  "workers run them (`halo-forge flows worker --pool NAME`)."),
     image: str = typer.Option(None, "--image", help="With --pool on a docker or kubernetes pool: the container image "
                                                     "(halo-forge installed) the workers run the flow in."),
 ) -> None:

@@ -84,8 +84,9 @@ def launch_problems(config, trainer_cls, caps) -> list:
 
 def launch_command(config, caps, spec: Path) -> list[str]:
     """The `accelerate launch` command line that runs `spec` in `config.num_processes` ranks."""
-    precision = "bf16" if config.precision == "bf16" or (config.precision == "auto" and caps.bf16) else \
-        "fp16" if config.precision == "fp16" else "no"
+    from halo_forge.training.args import precision_name
+
+    precision = {"fp32": "no"}.get(precision_name(config, caps), precision_name(config, caps))
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_file(config.distributed)),
            "--num_processes", str(config.num_processes), "--num_machines", "1", "--mixed_precision", precision,
            "--main_process_port", str(_free_port())]

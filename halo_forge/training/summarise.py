@@ -82,7 +82,8 @@ def build_summary(run: Run, *, data, model_ref: str, evaluations: list[Evaluatio
         inputs=Inputs(**{"dataset": data.source, "dataset_digest": data.digest, "train_rows": len(data.train),
                          "eval_rows": len(data.heldout), "model_digest": model_digest(model_ref),
                          **owner.inputs_extra}),
-        outputs=Outputs(model_path=str(owner.output.path), model_digest=folder_digest(run.staging) if is_main() else None,
+        outputs=Outputs(model_path=str(owner.output.path),
+                        model_digest=folder_digest(run.staging) if is_main() else None,
                         adapter=not getattr(cfg, "no_lora", True) if adapter is None else adapter),
         versions=versions(), config=cfg.model_dump(mode="json"),
     )
