@@ -34,4 +34,4 @@ def _stop_local_prefect_server():
     yield
     from halo_forge.orchestration import server
 
-    server.stop()
+    server.stop(force=True)

@@ -182,3 +182,19 @@ def _sync_lock(folder: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def mark_failed(workspace: "Workspace", run_id: str, reason: str, experiment: str = "halo-forge") -> str:
+    """End the MLflow run of `run_id` FAILED if it is still RUNNING (its process died); says what was done."""
+    try:
+        store = Store(workspace.mlflow_uri, experiment, workspace.mlflow_artifacts)
+        run = store.find_run(run_id)
+        if run is None:
+            return "no MLflow run to mark"
+        if run.info.status != "RUNNING":
+            return f"MLflow run already {run.info.status}"
+        store.client.set_tag(run.info.run_id, "halo_forge.failure", reason)
+        store.client.set_terminated(run.info.run_id, status="FAILED", end_time=now_ms())
+        return "MLflow run marked FAILED"
+    except Exception as exc:  # noqa: BLE001 - the sweep goes on; `runs sync` can still fix the store
+        return f"MLflow run not marked failed ({describe(exc)})"
