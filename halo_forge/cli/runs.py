@@ -238,12 +238,25 @@ def reindex(
 @app.command("sync")
 def sync(
     force: bool = typer.Option(False, "--force", help="Also replay unfinished records whose process may still run."),
+    rebuild: bool = typer.Option(False, "--rebuild", help=(
+        "Move a damaged MLflow store (mlflow.db) aside and rebuild it from the replay records (replay/<run_id>/).")),
 ) -> None:
-    """Log runs that MLflow missed (server down, disk full) into the current tracking store."""
+    """Log runs that MLflow missed (server down, disk full) into the current tracking store; --rebuild remakes a
+    damaged store from the replay records."""
     from halo_forge.tracking import sync_pending
+    from halo_forge.tracking.rebuild import damage_error, rebuild_store, store_damage
     from halo_forge.workspace import find_workspace
 
-    report = sync_pending(find_workspace(), force=force)
+    ws = find_workspace()
+    if rebuild:
+        moved, report = rebuild_store(ws)
+        typer.echo(f"moved the damaged store to {moved}" if moved else "no store file was there: made a new one")
+        typer.echo(f"rebuilt from the replay records: {len(report.synced)} run(s) logged")
+    else:
+        why = store_damage(ws)
+        if why is not None:
+            raise damage_error(ws, why)
+        report = sync_pending(ws, force=force)
     for line in report.lines():
         typer.echo(line)
     if not report.ok:

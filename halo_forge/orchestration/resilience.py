@@ -12,8 +12,6 @@ kept off the console (`quiet_while_unreachable`): the summary names the failure 
 from __future__ import annotations
 
 import logging
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from halo_forge.orchestration import cache
@@ -78,41 +76,3 @@ def _index(ws, summary: TrainingSummary) -> None:
     from halo_forge.runs import RunIndex
 
     RunIndex(ws).add(summary)
-
-
-class _WhileUnreachable(logging.Filter):
-    """Drops Prefect's warnings and tracebacks while its API does not answer (checked at most once a second)."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__()
-        self.url, self.checked, self.up = url, 0.0, True
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not record.name.startswith("prefect"):
-            return True
-        if time.monotonic() - self.checked > 1.0:
-            from halo_forge.orchestration.server import healthy
-
-            self.up, self.checked = healthy(self.url, timeout=0.5), time.monotonic()
-        return self.up
-
-
-@contextmanager
-def quiet_while_unreachable(url: str | None):
-    """Install `_WhileUnreachable` on the handlers Prefect logs through, for the block."""
-    if not url:
-        yield
-        return
-    from prefect.logging.configuration import ensure_logging_setup
-
-    ensure_logging_setup()  # Prefect's handlers exist from here on
-    flt = _WhileUnreachable(url.removesuffix("/api") + "/api")
-    names = ["", *[n for n in logging.root.manager.loggerDict if n.startswith("prefect")]]
-    handlers = {h for n in names for h in logging.getLogger(n).handlers}
-    for h in handlers:
-        h.addFilter(flt)
-    try:
-        yield
-    finally:
-        for h in handlers:
-            h.removeFilter(flt)

@@ -8,7 +8,7 @@ import sys
 from contextlib import contextmanager
 
 from halo_forge import registry
-from halo_forge.orchestration import cache, liveness, resilience
+from halo_forge.orchestration import cache, console, liveness, resilience
 from halo_forge.orchestration.inputs import resolve_inputs
 from halo_forge.summary import TrainingSummary
 from halo_forge.workspace import Workspace, find_workspace
@@ -56,7 +56,7 @@ def _flow_run(ws: Workspace):
 
     url = server.ensure_server()
     os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(ws.results_dir / "prefect"))
-    with _sigterm_as_interrupt(), server.flow_settings(), resilience.quiet_while_unreachable(url):
+    with _sigterm_as_interrupt(), server.flow_settings(), console.quiet_prefect(url):
         yield
 
 

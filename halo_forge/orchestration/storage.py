@@ -64,10 +64,14 @@ def _existing(path: Path) -> Path:
 
 
 def storage_error(code: int, path: str, output: Path) -> StorageError:
+    """The one-line error for a file-system failure at `path` while a run wrote `output`."""
     what, fix = KINDS[code]
-    where = f" (the run's --output is {output})" if Path(path) != Path(output) and str(output) not in path else ""
-    return StorageError(f"cannot write {path}: {what} [{errno.errorcode.get(code, code)}]{where}; "
-                        "nothing was published and the staging folder was removed", hint=fix)
+    output, failed = Path(output), Path(path)
+    ours = failed == output or output in failed.parents or (
+        failed.parent == output.parent and failed.name.startswith(f".{output.name}."))  # the staging folder
+    where = f"--output {output}" if ours else f"{failed} (while writing --output {output})"
+    return StorageError(f"cannot write {where}: {what} [{errno.errorcode.get(code, code)}]; nothing was published "
+                        "and the staging folder was removed", hint=fix)
 
 
 @contextmanager

@@ -132,6 +132,9 @@ class TorchRAFTTrainer(training.TorchRun):
         else:
             from halo_forge.evaluation import prompt_text
 
+            from transformers import set_seed
+
+            set_seed(cfg.seed + k)  # sampling draws on torch's global RNG: seed it, or it depends on the process's past
             engine = get_engine(self.engine_name, model, tokenizer)
             engine.update_weights(model)  # sample from the current policy
             samples = engine.generate([prompt_text(r, tokenizer) for r in prompts_rows], cfg.samples_per_prompt,

@@ -221,6 +221,11 @@ def remote(uri: str) -> bool:
     return uri.split(":", 1)[0].lower() in ("http", "https", "databricks", "databricks-uc", "uc")
 
 
+# what sqlite says of a truncated or corrupt file, and what to do then
+DAMAGE_MARKERS = ("database disk image is malformed", "file is not a database")
+REBUILD_HINT = ("`halo-forge runs sync --rebuild` moves it aside and rebuilds it from the replay records "
+                "(replay/<run_id>/)")
+
 STEPS = {
     "run": "the MLflow run",
     "start_tags": "run tags",
@@ -282,7 +287,9 @@ class Store:
                 self.client = MlflowClient(tracking_uri=uri)
                 self.experiment_id = self._experiment(experiment, artifact_root)
         except Exception as exc:
-            raise Unreachable(f"tracking store {redact(uri)} unavailable: {describe(exc)}") from exc
+            damaged = any(m in str(exc) for m in DAMAGE_MARKERS)
+            raise Unreachable(f"tracking store {redact(uri)} unavailable: {describe(exc)}"
+                              + (f"; it is damaged: {REBUILD_HINT}" if damaged else "")) from exc
 
     def _experiment(self, name: str, artifact_root: Path | None) -> str:
         from mlflow.exceptions import MlflowException
