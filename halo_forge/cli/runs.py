@@ -83,6 +83,11 @@ def search(
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
         return
+    _print_search(result)
+
+
+def _print_search(result) -> None:
+    """A search result as a table that fits 80 columns, a line of totals and the facet counts."""
     from rich.table import Table
 
     console = _console()
@@ -221,7 +226,8 @@ def reindex(
                                                    "workspace root, which holds its outputs)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Rebuild the run index from the training_summary.json files on disk (the index is derived data)."""
+    """Rebuild the run index from the training_summary.json files on disk and the replay records (the index is
+    derived data); a damaged or missing summary file is restored from its run's replay record."""
     report = _index().reindex(paths or None)
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
@@ -230,6 +236,11 @@ def reindex(
     dup = f", {report.duplicates} duplicate run ids (newest file kept)" if report.duplicates else ""
     console.print(f"indexed {report.indexed} runs from {report.found} summary files{dup} in {report.seconds:.2f} s "
                   f"({', '.join(report.roots)})", highlight=False)
+    if report.from_replay:
+        console.print(f"{report.from_replay} run(s) indexed from their replay record (replay/<run_id>/) alone",
+                      highlight=False)
+    for path, source in report.recovered.items():
+        console.print(f"[green]restored[/] {path} from {source} (it was damaged or missing)", highlight=False)
     for path, why in report.rejected.items():
         console.print(f"[yellow]skipped[/] {path}: {why}", highlight=False)
 

@@ -182,7 +182,8 @@ def peft_config(config, task_type: str = "CAUSAL_LM"):
     targets = config.lora_target_modules
     target_modules = targets if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()]
     return LoraConfig(
-        r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+        # float(): a default of 32 and a replayed 32.0 must write the same adapter_config.json
+        r=int(config.lora_rank), lora_alpha=float(config.lora_alpha), lora_dropout=float(config.lora_dropout),
         target_modules=target_modules, use_dora=config.use_dora, use_rslora=config.use_rslora,
         init_lora_weights=init, task_type=task_type,
         loftq_config=LoftQConfig(loftq_bits=4) if init == "loftq" else {},
