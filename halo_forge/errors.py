@@ -56,3 +56,7 @@ class TrackingStoreDamaged(HaloForgeError):
 
 class ServerBusyError(HaloForgeError):
     """Raised when `halo-forge server stop` would stop the Prefect server while flow runs still train."""
+
+
+class OrchestratorLostError(HaloForgeError):
+    """Raised when the Prefect API went away before a run could train (the next run restarts the local server)."""

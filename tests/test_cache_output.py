@@ -15,6 +15,7 @@ TRAIN = ["sft", "train", "--dataset", "arithmetic", "--model", "halo-forge/tiny"
 
 
 def test_cache_hit_is_placed_at_the_requested_output(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "400")  # long paths on one line
     monkeypatch.setenv("HALO_FORGE_WORKSPACE", str(tmp_path / "ws"))
     monkeypatch.chdir(tmp_path)
     first, second = tmp_path / "first", tmp_path / "second"
@@ -26,7 +27,7 @@ def test_cache_hit_is_placed_at_the_requested_output(tmp_path, monkeypatch, caps
     assert main([*TRAIN, "--output", str(second)]) == 0
     out = capsys.readouterr().out
     assert run_module.TRAINED == trained, "a cache hit trains nothing"
-    assert f"already trained as run {recorded.run_id}" in out and f"placed at {second}" in " ".join(out.split())
+    assert f"already trained as run {recorded.run_id}" in out and f"placed at {second} (from {first})" in out
     placed = TrainingSummary.read(second)
     assert placed.run_id == recorded.run_id and placed.outputs.model_path == str(second)
     assert placed.extra["cache_hit_from"] == {"run_id": recorded.run_id, "model_path": str(first)}

@@ -17,16 +17,16 @@ ARGS = ["sft", "train", "--dataset", "arithmetic", "--model", "halo-forge/tiny",
         "--max-eval-samples", "4", "--eval-max-new-tokens", "4", "--logging-steps", "1"]
 
 
-def test_server_stopped_mid_run(tmp_path):
+def test_server_stopped_mid_run(tmp_path, monkeypatch):
     from halo_forge.cli.main import main
     from halo_forge.orchestration import server
     from halo_forge.runs import RunIndex
     from halo_forge.workspace import Workspace
 
     ws = tmp_path / "ws"
-    env = {**os.environ, "HALO_FORGE_WORKSPACE": str(ws), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "HALO_FORGE_WORKSPACE": str(ws), "PYTHONUNBUFFERED": "1", "COLUMNS": "400"}
     out = tmp_path / "out"
-    run = subprocess.Popen([sys.executable, "-m", "halo_forge.cli.main", *ARGS, "--max-steps", "150", "--seed", "1",
+    run = subprocess.Popen([sys.executable, "-m", "halo_forge.cli.main", *ARGS, "--max-steps", "60", "--seed", "1",
                             "--output", str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     for line in run.stdout:  # wait until it trains
@@ -44,7 +44,7 @@ def test_server_stopped_mid_run(tmp_path):
     assert "Traceback" not in text and "platform error" in text and "the orchestrator went away" in text
 
     summary = TrainingSummary.read(out)
-    assert summary.status == "completed" and summary.total_train_steps_executed == 150
+    assert summary.status == "completed" and summary.total_train_steps_executed == 60
     assert any(p.startswith("prefect: the orchestrator went away") for p in summary.extra["platform_errors"])
     indexed = RunIndex(Workspace(ws)).get(summary.run_id)
     assert indexed.extra["platform_errors"] == summary.extra["platform_errors"]
@@ -52,7 +52,6 @@ def test_server_stopped_mid_run(tmp_path):
 
     # the next run starts the server again
     assert not server.status()["running"]
-    again = subprocess.run([sys.executable, "-m", "halo_forge.cli.main", *ARGS, "--max-steps", "2", "--seed", "2",
-                            "--output", str(tmp_path / "next")], env=env, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert server.status()["running"] and "platform error" not in again.stdout
+    monkeypatch.setenv("HALO_FORGE_WORKSPACE", str(ws))
+    assert main([*ARGS, "--max-steps", "1", "--seed", "2", "--output", str(tmp_path / "next")]) == 0
+    assert server.status()["running"]

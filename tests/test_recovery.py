@@ -36,11 +36,12 @@ def truncate(path, size: int) -> None:
     os.truncate(path, min(size, os.path.getsize(path) // 2))
 
 
-def test_reindex_restores_a_damaged_summary_from_the_replay_record(ws, capsys):
+def test_reindex_restores_a_damaged_summary_from_the_replay_record(ws, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # long paths on one line
     root, out, summary = ws
     truncate(out / "training_summary.json", 100)
     assert main(["runs", "reindex", str(out.parent)]) == 0
-    text = " ".join(capsys.readouterr().out.split())
+    text = capsys.readouterr().out
     assert f"restored {out / 'training_summary.json'} from" in text and "recorded_summary.json" in text
     assert TrainingSummary.read(out) == TrainingSummary.read(root / "replay" / summary.run_id / "recorded_summary.json")
     assert main(["runs", "show", summary.run_id, "--json"]) == 0

@@ -76,7 +76,7 @@ def materialise(summary: TrainingSummary, output: Path, *, overwrite: bool) -> T
 
     source = Path(summary.outputs.model_path).resolve()
     target = Path(output).resolve()
-    if target == source:
+    if target == source or not source.is_dir():  # nothing to place (a record whose model is gone is not a hit)
         return summary
     placed = summary.model_copy(deep=True)
     placed.outputs.model_path = str(target)

@@ -50,6 +50,7 @@ def _transient(task, task_run, state) -> bool:
 def train_task(modality: str, config_json: dict, cache_key: str, data_file: str, lineage: dict,
                workspace_root: str, command: list[str], parent_mlflow_run: str | None = None) -> dict:
     ws = Workspace(Path(workspace_root))
+    FAILED.pop(cache_key, None)  # a retry starts clean
     config = registry.config_class(modality)(**config_json)
     data = SplitData.load(Path(data_file))
     trainer = registry.get_trainer(config, data=data)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from halo_forge.errors import OrchestratorLostError
 from halo_forge.orchestration import cache
 from halo_forge.summary import SUMMARY_FILE, TrainingSummary, write_json_atomic
 
@@ -39,8 +40,10 @@ def orchestration_failure(exc: BaseException) -> bool:
 
 
 def recover(ws, cache_key: str, trained: set[str], exc: BaseException) -> TrainingSummary | None:
-    """The finished run's summary (platform error added) when `exc` is a lost orchestrator after training;
-    raises the run's own error when training failed; None when nothing was trained (the caller re-raises)."""
+    """The finished run's summary (platform error added) when `exc` is a lost orchestrator after training.
+
+    Raises the run's own error when training failed, OrchestratorLostError when the API went away before
+    the run trained; None when `exc` is not an orchestration failure (the caller re-raises it)."""
     if not orchestration_failure(exc):
         return None
     own = FAILED.pop(cache_key, None)
@@ -49,9 +52,12 @@ def recover(ws, cache_key: str, trained: set[str], exc: BaseException) -> Traini
     try:
         payload = cache.read(ws, cache_key)
     except (OSError, ValueError):
-        return None
+        payload = None
     if payload is None or payload.get("run_id") not in trained:
-        return None
+        raise OrchestratorLostError(f"the Prefect API went away before this run could train ({type(exc).__name__}: "
+                                    f"{' '.join(str(exc).split())[:200]})",
+                                    hint="run the command again: halo-forge starts its local server on demand "
+                                         "(or check the server PREFECT_API_URL names)") from None
     summary = TrainingSummary.model_validate(payload)
     note = (f"prefect: the orchestrator went away during the run ({type(exc).__name__}: "
             f"{' '.join(str(exc).split())[:200]}); training finished and was recorded without it")
