@@ -132,6 +132,11 @@ def _clean(rec: dict) -> list[str]:
     if staging and Path(staging).exists():
         shutil.rmtree(staging, ignore_errors=True)
         done.append(f"staging folder {staging} removed")
+    output = Path(rec["output"]) if rec.get("output") else None
+    trash = output.parent / f".{output.name}.old.partial" if output else None
+    if trash is not None and trash.is_dir() and not output.exists():  # killed mid-publish: the earlier run returns
+        trash.rename(output)
+        done.append(f"the earlier run in {output} put back")
     ws = _workspace(rec)
     if ws is None:
         return done
@@ -182,7 +187,7 @@ def watched_run(ws, trainer, config, lineage: dict, *, lock: Path | None, tracki
         flow_run_id = None
     active = ActiveRun(trainer.run_id, workspace=str(Path(ws.root).resolve()), modality=config.modality,
                        model=str(config.model), seed=config.seed, config=config.model_dump(mode="json"),
-                       inputs=dict(lineage), staging=str(trainer.output.staging), lock=str(lock) if lock else None,
+                       inputs=dict(lineage), staging=str(trainer.output.staging), output=str(trainer.output.path), lock=str(lock) if lock else None,
                        tracking=tracking, flow_run_id=flow_run_id).begin()
     try:
         yield active
