@@ -60,3 +60,19 @@ class ServerBusyError(HaloForgeError):
 
 class OrchestratorLostError(HaloForgeError):
     """Raised when the Prefect API went away before a run could train (the next run restarts the local server)."""
+
+
+class SandboxUnavailable(HaloForgeError):
+    """Raised when model-written code would run without a sandbox that keeps samples apart and unsafe was not given."""
+
+
+class DashboardError(HaloForgeError):
+    """Raised when a dashboard/HTTP API request cannot be served as asked (the message says why and what to do)."""
+
+
+class LaunchNotFound(DashboardError):
+    """Raised when a run id names neither an indexed run nor a run the dashboard launched."""
+
+
+class Unauthorized(DashboardError):
+    """Raised when a request lacks the dashboard's token where one is required (off loopback, every POST)."""

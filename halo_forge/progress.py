@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -14,6 +15,7 @@ def make_callback(label: str, *, quiet: bool = False):
         TimeRemainingColumn
 
     console = Console(stderr=True)
+    every = float(os.environ.get("HALO_FORGE_PROGRESS_SECONDS") or 10)  # plain lines: at most one per `every` s
 
     class ProgressCallback(TrainerCallback):
         """Shows step, loss and ETA; keeps the loss history for the summary."""
@@ -50,7 +52,7 @@ def make_callback(label: str, *, quiet: bool = False):
                 self.progress.update(self.task, completed=state.global_step)
                 return
             now = time.monotonic()
-            if quiet or (now - self.last_print < 10 and state.global_step < state.max_steps):
+            if quiet or (now - self.last_print < every and state.global_step < state.max_steps):
                 return
             self.last_print = now
             done, total = state.global_step, max(state.max_steps, 1)

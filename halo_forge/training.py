@@ -14,7 +14,11 @@ from halo_forge.backend import Capabilities
 
 
 def new_run_id(modality: str) -> str:
-    return f"{modality}-{int(time.time() * 1000)}"
+    """`<modality>-<epoch ms>`, or `$HALO_FORGE_RUN_ID` when set (the dashboard names a run it launches
+    before the run starts, so the id it returns is the one the run is indexed under)."""
+    import os
+
+    return os.environ.get("HALO_FORGE_RUN_ID") or f"{modality}-{int(time.time() * 1000)}"
 
 
 def now_iso() -> str:

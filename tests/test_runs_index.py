@@ -341,7 +341,7 @@ def test_old_index_version_is_rebuilt_from_its_summaries(index):
     con.close()
     assert filled.search().total == 6
     con = duckdb.connect(str(filled.path), read_only=True)
-    assert con.execute("SELECT value FROM meta").fetchone()[0] == "1"
+    assert con.execute("SELECT value FROM meta").fetchone()[0] == "2"
     con.close()
 
 

@@ -73,6 +73,7 @@ from halo_forge.cli import platform, replay as replay_cli, runs, sft, workspace 
 from halo_forge.cli import dpo, orpo, rm  # noqa: E402
 from halo_forge.cli import verifiers as verifiers_cli  # noqa: E402
 from halo_forge.cli import rlcmd  # noqa: E402
+from halo_forge.cli import dashboard as dashboard_cli  # noqa: E402
 
 app.add_typer(sft.app, name="sft")
 app.add_typer(dpo.app, name="dpo")
@@ -87,6 +88,7 @@ app.add_typer(replay_cli.app, name="replay")
 app.command("init")(workspace_cli.init)
 app.add_typer(platform.server_app, name="server")
 app.add_typer(platform.flows_app, name="flows")
+app.command("dashboard")(dashboard_cli.serve)
 
 
 def _build() -> "typer.main.click.Group":

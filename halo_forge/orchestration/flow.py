@@ -61,6 +61,7 @@ def train_task(modality: str, config_json: dict, cache_key: str, data_file: str,
             tracker.start(trainer.run_id, config.model_dump(mode="json"), modality=modality,
                           tags={"cache_key": cache_key}, parent_run_id=parent_mlflow_run)
             trainer.callbacks.append(tracker.callback())
+        trainer.inputs_extra.update(_where_tracked(tracker))
         try:
             with storage_errors(trainer.output):
                 summary = trainer.train()
@@ -73,6 +74,16 @@ def train_task(modality: str, config_json: dict, cache_key: str, data_file: str,
         payload = summary.model_dump(mode="json")
         cache.store(ws, cache_key, payload)
         return payload
+
+
+def _where_tracked(tracker) -> dict:
+    """The Prefect flow run and MLflow run of this run (the dashboard links to them)."""
+    from prefect.runtime import flow_run
+
+    out = {"prefect_flow_run_id": str(flow_run.id) if flow_run.id else None}
+    if tracker is not None and tracker.mlflow_run_id:
+        out["mlflow_run_id"] = tracker.mlflow_run_id
+    return out
 
 
 def _tracker(ws: Workspace):

@@ -13,6 +13,7 @@ class RunRow(BaseModel):
     run_id: str
     modality: str | None = None
     model_name: str | None = None
+    dataset: str | None = Field(None, description="the dataset short name, hub id or file the run trained on")
     status: str | None = None
     verdict: str | None = None
     started_at: str | None = Field(None, description="ISO 8601, UTC")
@@ -43,7 +44,7 @@ class SearchResult(BaseModel):
     descending: bool
     facets: dict[str, dict[str, int]] = Field(
         default_factory=dict,
-        description="counts of the matching runs by modality, verdict, status and model_name (top 20 models)")
+        description="counts of the matching runs by modality, verdict, status, model_name and dataset (top 20 models and datasets)")
 
 
 class Comparison(BaseModel):

@@ -209,6 +209,8 @@ def _date_bound(name: str, value: str | date | datetime | None, *, upper: bool) 
         raise RunsError(f"bad --{name} {value!r}: not an ISO date or time",
                         hint=f"write --{name} 2026-01-31 or --{name} 2026-01-31T12:00:00+00:00 (UTC when no zone)")
     if upper:
+        if day_only and ts.date() == date.max:  # the last day there is: no upper bound (ts + 1 day overflows)
+            return ("<=", datetime.max)
         return ("<", ts + timedelta(days=1)) if day_only else ("<=", ts)
     return (">=", ts)
 

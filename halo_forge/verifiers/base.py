@@ -306,7 +306,9 @@ def _source_digest(cls: type) -> str:
     h = hashlib.sha256()
     files = {inspect.getsourcefile(c) for c in cls.__mro__ if c.__module__ not in ("builtins",)}
     if getattr(cls, "runs_code", False):
-        files.add(str(Path(__file__).with_name("sandbox.py")))
+        from halo_forge.verifiers.sandbox import SOURCE_FILES
+
+        files.update(str(p) for p in SOURCE_FILES)
     for f in sorted(p for p in files if p):
         try:
             h.update(Path(f).read_bytes())
