@@ -11,7 +11,7 @@ from halo_forge.summary import TrainingSummary
 
 log = logging.getLogger("halo_forge.runs")
 
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"  # 2: the dataset column (and facet)
 MAX_FIGURE_COLUMNS = 1000
 
 SCHEMA = [

@@ -66,7 +66,7 @@ def _parse_facets(rows) -> tuple[int, dict[str, dict[str, int]]]:
         out[FACETS[i]][values[i] if values[i] is not None else "(none)"] = n
     for f in FACETS:
         items = sorted(out[f].items(), key=lambda kv: (-kv[1], kv[0]))
-        out[f] = dict(items[:MODEL_FACET_TOP] if f == "model_name" else items)
+        out[f] = dict(items[:MODEL_FACET_TOP] if f in ("model_name", "dataset") else items)
     return total, out
 
 
