@@ -73,14 +73,23 @@ def flow_settings():
       cost a finished run minutes (5 retries back off ~60 s per API call).
     - Logs are not sent to the API unless PREFECT_LOGGING_TO_API_ENABLED is set: a lost server would
       print a traceback per log line; they stay on the console.
+    - PREFECT_API_URL is the server `ensure_server` found or started just now, also in a process that
+      imported Prefect while an earlier server (stopped since) listened elsewhere.
     On a server you point PREFECT_API_URL at, Prefect's own defaults apply."""
     if not os.environ.get("HALO_FORGE_PREFECT_OWNED"):
         yield
         return
-    from prefect.settings import (PREFECT_CLIENT_MAX_RETRIES, PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+    from prefect.settings import (PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
                                   PREFECT_LOGGING_TO_API_ENABLED, temporary_settings)
 
-    updates = {}
+    from prefect.events.clients import PrefectEventsClient
+    from prefect.events.worker import EventsWorker
+
+    # the server this run uses now: Prefect read PREFECT_API_URL when it was imported, and a server
+    # restarted since (stopped, killed) listens on another port; its events worker is kept per URL too
+    url = os.environ["PREFECT_API_URL"]
+    updates = {PREFECT_API_URL: url}
+    EventsWorker.set_client_override(PrefectEventsClient, api_url=url)
     if not any(os.environ.get(k) for k in HEARTBEAT_SETTINGS):
         updates[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = None
     if not os.environ.get("PREFECT_CLIENT_MAX_RETRIES"):
