@@ -70,6 +70,7 @@ def test_a_recycled_pid_is_not_the_holder():
 
 def test_kill_9_mid_run_then_the_same_command_goes_ahead(tmp_path, monkeypatch, capsys):
     ws = tmp_path / "ws"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # the workspace's own store
     env = {**os.environ, "HALO_FORGE_WORKSPACE": str(ws), "PYTHONUNBUFFERED": "1", "COLUMNS": "400"}
     out = tmp_path / "out"
     first = cli(*ARGS, "--output", str(out), env=env, start_new_session=True)

@@ -19,6 +19,7 @@ TRAIN = ["sft", "train", "--dataset", "arithmetic", "--model", "halo-forge/tiny"
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("recovery")
     with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)  # mlflow.set_tracking_uri elsewhere leaves it set
         mp.setenv("HALO_FORGE_WORKSPACE", str(root / "ws"))
         mp.chdir(root)
         assert main([*TRAIN, "--output", str(root / "out")]) == 0
@@ -27,6 +28,7 @@ def trained(tmp_path_factory):
 
 @pytest.fixture()
 def ws(trained, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("HALO_FORGE_WORKSPACE", str(trained[0]))
     monkeypatch.chdir(trained[0])
     return trained
