@@ -24,10 +24,14 @@ def print_summary(summary: TrainingSummary, console: Console | None = None) -> N
     console.print(f"  verdict: [{VERDICT_STYLE[eff.verdict]}]{eff.verdict}[/]")
     for reason in eff.reasons:
         console.print(f"    - {reason}")
+    errors = summary.extra.get("platform_errors") or []
+    if errors:
+        console.print("  [yellow]platform errors[/] (the run and its model are fine; `halo-forge runs sync` "
+                      "retries what was not recorded):")
+        for problem in errors:
+            console.print(f"    - {problem}", soft_wrap=True)
     console.print(f"  model:   {summary.outputs.model_path}")
     console.print(f"  summary: {summary.outputs.model_path}/training_summary.json")
-    for problem in summary.extra.get("platform_errors") or []:
-        console.print(f"  [yellow]platform error[/] (the run itself is fine): {problem}", highlight=False)
 
 
 def print_run(config, *, no_cache: bool = False, retries: int | None = None,
