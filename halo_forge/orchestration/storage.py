@@ -67,8 +67,9 @@ def storage_error(code: int, path: str, output: Path) -> StorageError:
     """The one-line error for a file-system failure at `path` while a run wrote `output`."""
     what, fix = KINDS[code]
     output, failed = Path(output), Path(path)
-    ours = failed == output or output in failed.parents or (
-        failed.parent == output.parent and failed.name.startswith(f".{output.name}."))  # the staging folder
+    # the output, or what the run keeps beside it: its staging folder, its checkpoints (`.<name>.*`)
+    ours = any(p == output or (p.parent == output.parent and p.name.startswith(f".{output.name}."))
+               for p in (failed, *failed.parents))
     where = f"--output {output}" if ours else f"{failed} (while writing --output {output})"
     return StorageError(f"cannot write {where}: {what} [{errno.errorcode.get(code, code)}]; nothing was published "
                         "and the staging folder was removed", hint=fix)
