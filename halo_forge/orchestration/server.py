@@ -47,6 +47,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _port() -> int:
+    """The port the last server of this home used, while it is free (a restarted server keeps its URL, so
+    UI links and processes that outlived the old one still reach it); else a free one."""
+    try:
+        last = int((state_dir() / "last_port").read_text())
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
+            s.bind(("127.0.0.1", last))
+        return last
+    except (OSError, ValueError):
+        return _free_port()
+
+
 def server_env() -> dict[str, str]:
     """Environment for Prefect clients and the server we start (quiet, local, no analytics)."""
     env = {
@@ -138,7 +151,7 @@ def _start() -> dict:
         st = status()
         if st["running"]:
             return st
-        port = _free_port()
+        port = _port()
         url = f"http://127.0.0.1:{port}/api"
         env = {**os.environ, **server_env()}
         env.pop("PREFECT_API_URL", None)
@@ -155,6 +168,7 @@ def _start() -> dict:
                 raise HaloForgeError(f"the local Prefect server exited with code {proc.returncode}",
                                      hint=f"see {d / 'server.log'}; or set PREFECT_API_URL to a running server")
             if healthy(url):
+                (d / "last_port").write_text(str(port))
                 info = {"url": url, "pid": proc.pid, "port": port, "started": time.time()}
                 tmp = _state_file().with_suffix(".tmp")
                 tmp.write_text(json.dumps(info))
