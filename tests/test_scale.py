@@ -182,10 +182,11 @@ def test_a_rank_reports_a_user_mistake_as_the_same_error(tmp_path):
     """A rank that fails with a HaloForgeError removes its staging, exits 2 and writes its report; the flow's
     process raises the same error class from it (here a real rank whose model folder is gone)."""
     from halo_forge.errors import ModelError
+    from halo_forge.orchestration.liveness import this_process
     from halo_forge.training import launch
 
     config = {"dataset": "arithmetic", "model": str(tmp_path / "gone"), "output": str(tmp_path / "out")}
-    spec = {"modality": "sft", "config": config, "run_id": "sft-1", "inputs_extra": {}, "parent_pid": os.getpid(),
+    spec = {"modality": "sft", "config": config, "run_id": "sft-1", "inputs_extra": {}, "parent": this_process(),
             "data_file": None}
     (tmp_path / launch.SPEC).write_text(json.dumps(spec))
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}

@@ -34,8 +34,6 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from halo_forge.paths import pid_alive
-
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "accelerate"
 SPEC, METRICS, SUMMARY = "spec.json", "metrics.jsonl", "summary.json"
 
@@ -117,8 +115,10 @@ def train(trainer):
 
     with tempfile.TemporaryDirectory(prefix=f"halo-forge-{trainer.run_id}-") as tmp:
         folder = Path(tmp)
+        from halo_forge.orchestration.liveness import this_process
+
         spec = {"modality": trainer.modality, "config": trainer.config.model_dump(mode="json"),
-                "run_id": trainer.run_id, "inputs_extra": trainer.inputs_extra, "parent_pid": os.getpid(),
+                "run_id": trainer.run_id, "inputs_extra": trainer.inputs_extra, "parent": this_process(),
                 "data_file": trainer.data.save(folder / "rows.json").name if trainer.data is not None else None}
         (folder / SPEC).write_text(json.dumps(spec), encoding="utf-8")
         cmd = launch_command(trainer.config, trainer.caps, folder / SPEC)
@@ -204,7 +204,7 @@ def rank_main(spec_path: Path) -> int:
     folder = spec_path.parent
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     _unwind_on_sigterm()
-    _stop_when_gone(spec["parent_pid"])
+    _stop_when_gone(spec["parent"])
     try:
         summary = _train_rank(spec, folder)
         if is_main():
@@ -226,6 +226,7 @@ def rank_main(spec_path: Path) -> int:
 def _train_rank(spec: dict, folder: Path):
     from halo_forge import registry
     from halo_forge.data import SplitData
+    from halo_forge.orchestration.storage import storage_errors
     from halo_forge.training.ranks import is_main
 
     os.environ["HALO_FORGE_RUN_ID"] = spec["run_id"]  # every rank trains under the flow's run id
@@ -236,7 +237,8 @@ def _train_rank(spec: dict, folder: Path):
     trainer.quiet = not is_main()
     if is_main():
         trainer.callbacks.append(metrics_relay(folder / METRICS))
-    return trainer.train()
+    with storage_errors(trainer.output):  # a full or read-only disk: the same StorageError as in one process
+        return trainer.train()
 
 
 def metrics_relay(path: Path):
@@ -259,10 +261,13 @@ def _unwind_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def _stop_when_gone(parent_pid: int, every: float = 1.0) -> None:
-    """Stop this rank (as SIGTERM does) when the flow's process is gone: nobody would record its result."""
+def _stop_when_gone(parent: dict, every: float = 1.0) -> None:
+    """Stop this rank (as SIGTERM does) when the flow's process is gone (killed, even by SIGKILL): nobody
+    would record its result. `parent` is `liveness.this_process()` of that process (pid reuse is seen)."""
+    from halo_forge.orchestration.liveness import holder_alive
+
     def watch() -> None:
-        while pid_alive(parent_pid):
+        while holder_alive(parent):
             time.sleep(every)
         os.kill(os.getpid(), signal.SIGTERM)
 
