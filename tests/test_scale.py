@@ -20,8 +20,6 @@ from halo_forge.config import build_config
 from halo_forge.summary import TrainingSummary
 
 REPO = Path(__file__).resolve().parents[1]
-ROWS = [{"prompt": f"What is {a}+{b}?", "completion": str(a + b), "answer": str(a + b)}
-        for a in range(10, 20) for b in range(10, 14)]
 # 4 AdamW steps of the tiny model; per-device batch 2 on 2 ranks = global batch 4
 STEPS = ["--model", "halo-forge/tiny", "--no-lora", "--max-steps", "4", "--learning-rate", "1e-3",
          "--logging-steps", "1", "--max-eval-samples", "8", "--eval-max-new-tokens", "4"]
@@ -73,13 +71,10 @@ def mlflow_server(tmp_path_factory):
 
 
 @pytest.fixture()
-def workspace(tmp_path, monkeypatch):
-    ws = tmp_path / "ws"
-    monkeypatch.setenv("HALO_FORGE_WORKSPACE", str(ws))
+def workspace(tmp_path, monkeypatch, rows_file):
+    monkeypatch.setenv("HALO_FORGE_WORKSPACE", str(tmp_path / "ws"))
     monkeypatch.chdir(tmp_path)
-    data = tmp_path / "rows.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
-    return ws, data
+    return tmp_path / "ws", rows_file
 
 
 def _weights(folder: Path) -> dict:

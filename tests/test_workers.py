@@ -16,8 +16,6 @@ import pytest
 from halo_forge.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
-ROWS = [{"prompt": f"What is {a}+{b}?", "completion": str(a + b), "answer": str(a + b)}
-        for a in range(10, 20) for b in range(10, 14)]
 STAGE = {"model": "halo-forge/tiny", "no_lora": True, "max_steps": 2, "batch_size": 4, "max_eval_samples": 2,
          "eval_max_new_tokens": 2, "checkpoint_every": 0}
 
@@ -40,15 +38,13 @@ def api():
 
 
 @pytest.fixture()
-def project(tmp_path, monkeypatch, api):
+def project(tmp_path, monkeypatch, api, rows_file):
     ws = tmp_path / "ws"
     monkeypatch.setenv("HALO_FORGE_WORKSPACE", str(ws))
     monkeypatch.chdir(tmp_path)
-    data = tmp_path / "rows.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
            "HALO_FORGE_TRACKING": "0", "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "5"}
-    return tmp_path, ws, data, env
+    return tmp_path, ws, rows_file, env
 
 
 def _cli(*args: str) -> list[str]:
