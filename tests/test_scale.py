@@ -276,3 +276,36 @@ def test_a_dvc_remote_in_a_local_folder_carries_a_model_to_a_clone(tmp_path, tin
     assert not (tmp_path / "clone" / "models" / "sft").exists()
     run("dvc pull", tmp_path / "clone")
     assert model_digest(tmp_path / "clone" / "models" / "sft") == model_digest(project / "models" / "sft")
+
+
+def test_a_rank_stops_when_the_process_that_launched_it_is_killed(tmp_path, rows_file):
+    """The flow's process killed with SIGKILL: its rank sees it, unwinds like Ctrl-C (its staging removed) and
+    exits, so nothing is published that nobody would record. A real rank process (rank 0 of 1) and a real
+    `kill -9` of the process it names as its launcher."""
+    from halo_forge.orchestration.liveness import process_stamp
+    from halo_forge.training import launch
+
+    launcher = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    config = {"data": str(rows_file), "model": "halo-forge/tiny", "no_lora": True, "max_steps": 100000,
+              "batch_size": 2, "logging_steps": 1, "checkpoint_every": 0, "output": str(tmp_path / "out")}
+    spec = {"modality": "sft", "config": config, "run_id": "sft-2", "inputs_extra": {}, "data_file": None,
+            "parent": {"pid": launcher.pid, "stamp": process_stamp(launcher.pid), "host": socket.gethostname()}}
+    (tmp_path / launch.SPEC).write_text(json.dumps(spec))
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    rank = subprocess.Popen([sys.executable, "-m", "halo_forge.training.launch", str(tmp_path / launch.SPEC)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (tmp_path / launch.METRICS).exists():  # rank 0 has taken a step and relayed its loss
+            assert rank.poll() is None and time.monotonic() < deadline, rank.stderr.read() if rank.poll() else "slow"
+            time.sleep(0.2)
+        assert (tmp_path / ".out.sft-2.partial").is_dir()
+        launcher.kill()
+        launcher.wait()
+        rank.wait(timeout=60)
+    finally:
+        if rank.poll() is None:
+            rank.kill()
+    report = json.loads((tmp_path / "failure-0.json").read_text())
+    assert rank.returncode == 1 and report["type"] == "KeyboardInterrupt"
+    assert not (tmp_path / ".out.sft-2.partial").exists() and not (tmp_path / "out").exists()
