@@ -109,11 +109,11 @@ def torch_problems(config, caps: Capabilities) -> list:
             common = "adamw_torch, adamw_torch_fused, adafactor, sgd, lion_32bit, " + ", ".join(BNB_OPTIMIZERS)
             problems.append(Problem("optim", optim, f"not an optimiser transformers knows (common: {common}; all "
                                                     f"{len(known)} are listed in transformers' OptimizerNames)"))
-        if optim in BNB_OPTIMIZERS and not (caps.gpu and caps.bitsandbytes):
-            problems.append(Problem("optim", optim, f"a bitsandbytes optimiser: needs bitsandbytes and a CUDA/ROCm "
-                                                    f"GPU (backend {caps.backend}, bitsandbytes "
-                                                    f"{'installed' if caps.bitsandbytes else 'missing'}): use --optim "
-                                                    "adamw_torch"))
+    if optim in BNB_OPTIMIZERS and not (caps.gpu and caps.bitsandbytes):
+        problems.append(Problem("optim", optim, f"a bitsandbytes optimiser: needs bitsandbytes and a CUDA/ROCm "
+                                                f"GPU (backend {caps.backend}, bitsandbytes "
+                                                f"{'installed' if caps.bitsandbytes else 'missing'}): use --optim "
+                                                "adamw_torch"))
     if getattr(config, "load_in_4bit", False) and not (caps.gpu and caps.bitsandbytes):
         need = "a CUDA GPU" if not caps.gpu else "bitsandbytes"
         problems.append(Problem("load_in_4bit", True, f"QLoRA needs {need}; this run is on {caps.backend}"
