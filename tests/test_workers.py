@@ -69,12 +69,32 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 
 def _wait_line(proc: subprocess.Popen, needle: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
+    deadline, seen = time.monotonic() + timeout, []
     for line in proc.stdout:
         if needle in line:
             return
-        assert time.monotonic() < deadline, f"no {needle!r} in time"
-    raise AssertionError(f"exited ({proc.wait()}) before printing {needle!r}")
+        seen.append(line)
+        assert time.monotonic() < deadline, f"no {needle!r} in time: {''.join(seen)}"
+    raise AssertionError(f"exited ({proc.wait()}) before printing {needle!r}: {''.join(seen)}")
+
+
+def _wait_for_workers(pool: str, n: int, timeout: float = 180) -> None:
+    """Until `n` workers of `pool` are online (the first one to start creates the pool)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            try:
+                client.read_work_pool(pool)
+                online = [w for w in client.read_workers_for_work_pool(pool) if w.status == "ONLINE"]
+            except ObjectNotFound:
+                online = []
+            if len(online) >= n:
+                return
+            assert time.monotonic() < deadline, f"{len(online)} of {n} workers of {pool} online"
+            time.sleep(0.5)
 
 
 def _finished_runs(deployment_ids: list, want: int, timeout: float = 600) -> list:
@@ -111,6 +131,7 @@ def test_deployments_run_on_two_process_workers_at_once_and_both_runs_are_indexe
             started.append(subprocess.Popen(_cli("flows", "worker", "--pool", pool, "--limit", "1", "--name", f"w{i}"),
                                             env=env, cwd=tmp, start_new_session=True, stdout=subprocess.DEVNULL,
                                             stderr=subprocess.DEVNULL))
+        _wait_for_workers(pool, 2)
         # a recipe on the pool, rerun on new data (the watch stays in this process; the run goes to a worker)
         recipe = _recipe(tmp, "nightly", data, seed=1)
         serve = subprocess.Popen(_cli("flows", "serve", str(recipe), "--cron", "0 3 * * *", "--watch", str(data),
