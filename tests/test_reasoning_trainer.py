@@ -124,7 +124,7 @@ def test_every_loss_option_reaches_trl(loss_type, level, tmp_path):
 @pytest.mark.parametrize("flags, expect", [
     (["--method", "sft", "--num-generations", "4"], "--num-generations (got 4): applies to --method grpo, not sft"),
     (["--method", "grpo", "--cycles", "2"], "--cycles (got 2): applies to --method raft, not grpo"),
-    (["--method", "raft", "--max-length", "64", "--load-in-4bit"], "--load-in-4bit (got True): applies to --method sft or grpo"),
+    (["--method", "raft", "--max-length", "64", "--load-in-4bit"], "--load-in-4bit: applies to --method sft or grpo, not raft"),
     (["--loss-type", "luspo"], "luspo needs --importance-sampling-level sequence"),
     (["--importance-sampling-level", "sequence"], "TRL refuses it with --loss-type dapo"),
     (["--epsilon-high", "0.1"], "--epsilon-high (got 0.1): give at least --epsilon (0.2)"),
@@ -132,6 +132,7 @@ def test_every_loss_option_reaches_trl(loss_type, level, tmp_path):
     (["--answer-weight", "0", "--format-weight", "0"], "give the answer or the format reward a weight"),
     (["--batch-size", "6", "--num-generations", "4"], "--batch-size (got 6): not a multiple of --num-generations 4"),
     (["--overlong-buffer", "64", "--max-completion-length", "40"], "--overlong-buffer (got 64): must be below"),
+    (["--overlong-weight", "2"], "--overlong-weight (got 2.0): weighs the soft overlong reward, which is off"),
 ])
 def test_bad_flags_exit_2(tmp_path, capsys, flags, expect):
     assert main(["reasoning", "train", "--dataset", "arithmetic_chains", "--output", str(tmp_path / "o"), *flags]) == 2

@@ -86,6 +86,9 @@ class ReasoningConfig(CheckpointFields, GenerationEvalFields, QuantFields, LoraF
         if self.overlong_buffer is not None and self.overlong_buffer >= self.max_completion_length:
             problems.append(Problem("overlong_buffer", self.overlong_buffer, "must be below --max-completion-length "
                                                                              f"({self.max_completion_length})"))
+        if self.overlong_buffer is None and self.overlong_weight != 1.0:
+            problems.append(Problem("overlong_weight", self.overlong_weight, "weighs the soft overlong reward, which is "
+                                                                             "off: add --overlong-buffer N, or drop it"))
         if self.method == "grpo":
             problems += loss_problems(loss_type=self.loss_type, scale_rewards=self.scale_rewards,
                                       epsilon=self.epsilon, epsilon_high=self.epsilon_high,

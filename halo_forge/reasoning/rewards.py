@@ -33,8 +33,6 @@ def reasoning_reward_specs(*, answer_weight: float = 1.0, format_weight: float =
     if cosine_max_length is not None:
         out.append(("cosine_length", {"max_length": cosine_max_length, "tokenizer": model, "field": answer_field},
                     float(cosine_weight)))
-    if not out:
-        raise ValueError("every reasoning reward has weight 0: give the answer or the format reward a weight")
     return out
 
 
@@ -44,7 +42,10 @@ def reasoning_verifiers(**specs) -> list[tuple[str, Any, float]]:
     when no token ids are at hand (evaluation, RAFT)."""
     from halo_forge.verifiers import get_verifier
 
-    return [(name, get_verifier(name, **opts), w) for name, opts, w in reasoning_reward_specs(**specs)]
+    out = [(name, get_verifier(name, **opts), w) for name, opts, w in reasoning_reward_specs(**specs)]
+    if not out:
+        raise ValueError("every reasoning reward has weight 0: give the answer or the format reward a weight")
+    return out
 
 
 def reasoning_reward_funcs(verifiers: list[tuple[str, Any, float]], row_fields: tuple[str, ...] = ("answer",)) -> list:
