@@ -55,12 +55,13 @@ class TorchReasoningTrainer(TorchRAFTTrainer):
         if method == "grpo":
             from halo_forge.reasoning.grpo_options import loss_args
 
+            loss = loss_args(loss_type=config.loss_type, scale_rewards=config.scale_rewards, epsilon=config.epsilon,
+                             epsilon_high=config.epsilon_high, mask_truncated_completions=config.mask_truncated_completions,
+                             importance_sampling_level=config.importance_sampling_level)
             plan = cls.library_plan(
-                config, caps, num_generations=config.num_generations, max_completion_length=config.max_completion_length,
-                temperature=config.temperature, beta=config.beta, reward_weights=config.verifier_weights,
-                **loss_args(loss_type=config.loss_type, scale_rewards=config.scale_rewards, epsilon=config.epsilon,
-                            epsilon_high=config.epsilon_high, importance_sampling_level=config.importance_sampling_level,
-                            mask_truncated_completions=config.mask_truncated_completions),
+                config, caps, num_generations=config.num_generations, temperature=config.temperature,
+                max_completion_length=config.max_completion_length, beta=config.beta,
+                reward_weights=config.verifier_weights, **loss,
                 **trl_generation_args(engine))
             plan["dynamic_sampling_rounds"] = config.dynamic_sampling_rounds
         else:  # raft: the sections TorchRAFTTrainer's cycles read
@@ -82,7 +83,8 @@ class TorchReasoningTrainer(TorchRAFTTrainer):
             state = run.checkpoints(data)
             build = self.build_sft if self.config.method == "sft" else self.build_grpo
             trainer = build(data, tokenizer, model_ref, state.dir, run.callbacks)
-            measure = lambda: reasoning_figures(trainer.model, tokenizer, data.heldout, **self.plan["eval"])  # noqa: E731
+            measure = lambda: reasoning_figures(  # noqa: E731
+                trainer.model, tokenizer, data.heldout, **self.plan["eval"])
             before, fit, after = measure(), run.fit(trainer), measure()
             training.save_model(trainer, tokenizer, run)
             histories = training.metric_histories(fit.log_history, REASONING_METRICS)
@@ -118,8 +120,10 @@ class TorchReasoningTrainer(TorchRAFTTrainer):
         rows = [{"prompt": r["prompt"], "answer": r["answer"]} for r in data.train]
         with training.no_tqdm():
             trainer = dynamic_sampling_trainer()(
-                model=load_causal_lm(model_ref, **self.plan["model"]), reward_funcs=reasoning_reward_funcs(self.verifiers),
-                args=TRLGRPOConfig(**self.plan["trl"], output_dir=str(output_dir)), train_dataset=Dataset.from_list(rows),
+                model=load_causal_lm(model_ref, **self.plan["model"]),
+                reward_funcs=reasoning_reward_funcs(self.verifiers),
+                args=TRLGRPOConfig(**self.plan["trl"], output_dir=str(output_dir)),
+                train_dataset=Dataset.from_list(rows),
                 processing_class=tokenizer, peft_config=self.plan["peft"], callbacks=list(callbacks),
                 max_resample_rounds=self.plan["dynamic_sampling_rounds"])
         return training.quiet_trainer(trainer)
