@@ -54,7 +54,7 @@ def sft_example(row: dict, tokenizer, *, completion_only: bool = True, max_lengt
     elif "messages" in row:
         ids, out = _ids(tok, row["messages"], return_assistant_tokens_mask=True)
         mask = list(out["assistant_masks"])
-        if 1 not in mask:
+        if completion_only and 1 not in mask:
             raise ValueError("this chat template marks no assistant tokens ({% generation %} missing): give SFT "
                              "prompt/completion rows (the chat's last assistant turn as the completion)")
     else:
