@@ -3,14 +3,15 @@ same held-out figures and summary.
 
     halo-forge dpo train --dataset arithmetic_pref --model outputs/sft --accelerator mlx --loss-type ipo --max-steps 100
 
-`train()` reads top to bottom: load pairs and tokenizer, tokenise them as TRL's DPOTrainer does, load the policy,
-compute the reference log-probabilities of every training pair once, measure the held-out figures, train
-(`halo_forge.mlx.loop.fit`, resuming with --resume), measure again, save, summarise.
+`train()` reads top to bottom: load pairs and tokenizer (pairs are tokenised as TRL's DPOTrainer does, when first
+used), load the policy and its reference, measure the held-out figures, train (`halo_forge.mlx.loop.fit`,
+resuming with --resume), measure again, save, summarise.
 
-The reference log-probabilities are computed before the first step: from --ref-model when given, otherwise
-from the policy as it starts — which is what the reference is in every other mode: the frozen start model
-(full fine-tune), the base with its adapters disabled (LoRA: the adapter starts at zero) and the step-0 policy
-(--reference-free). So no second model stays in memory, and a resumed run has the same reference.
+The reference log-probabilities of each micro-batch come from --ref-model when given; otherwise from the start
+model, which is what the reference is in every mode — the frozen start model (full fine-tune), the base with its
+adapters disabled (LoRA: no second model in memory), the step-0 policy (--reference-free; TRL precomputes it
+over the whole dataset, MLX keeps a frozen copy for a full fine-tune and uses the disabled adapters for LoRA:
+the same numbers). A resumed run therefore has the same reference.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class MLXDPOTrainer(MLXTrainer):
         return {**common_plan(config, caps), "data": {"max_length": config.max_length},
                 "loss": {"beta": config.beta, "loss_type": config.loss_type, "label_smoothing": config.label_smoothing,
                          "rpo_alpha": config.rpo_alpha},
-                "reference": "precomputed step-0 policy" if config.reference_free else config.ref_model or (
+                "reference": config.ref_model or ("step-0 policy: " if config.reference_free else "") + (
                     "base with adapters disabled" if not config.no_lora else "frozen copy of the start model"),
                 "eval": {"max_new_tokens": config.eval_max_new_tokens, "batch_size": config.eval_batch_size}}
 
@@ -48,17 +49,16 @@ class MLXDPOTrainer(MLXTrainer):
 
         from halo_forge.dpo.mlx_losses import dpo_loss
         from halo_forge.mlx.steps import make_optimizer
-        from halo_forge.mlx.tokenize import preference_example
+        from halo_forge.mlx.tokenize import Lazy, preference_example
 
         plan = self.plan
         with training.staged_run(self) as run:
             run.notes += self.warnings
             data, model_ref, tokenizer = run.load(load_preference_data)
             state = run.checkpoints(data)
-            pairs = [preference_example(r, tokenizer) for r in data.train]
+            pairs = Lazy(lambda row: preference_example(row, tokenizer), data.train)
             model, adapter = load_policy(model_ref, plan, self.config.seed)
-            ref_c, ref_r = self.reference_logps(model, pairs, tokenizer.pad_token_id or 0)
-            batch_for = pair_batches(pairs, ref_c, ref_r, tokenizer.pad_token_id or 0, plan)
+            batch_for = PairBatches(pairs, model, self.reference(model, model_ref), tokenizer.pad_token_id or 0, plan)
             total = loop.total_steps(len(pairs), plan["loop"])
 
             def measure():
@@ -73,25 +73,17 @@ class MLXDPOTrainer(MLXTrainer):
             return training.build_summary(run, data=data, model_ref=model_ref, fit=fit, extra=self.extra(fit),
                                           evaluations=compare(before, after, tolerance=TASK_TOLERANCE))
 
-    def reference_logps(self, policy, pairs: list[dict], pad: int):
-        """(chosen, rejected) reference log-probabilities of every training pair: from --ref-model, else from the
-        policy before its first step (eval mode; batches of --eval-batch-size)."""
-        import mlx.core as mx
-
-        from halo_forge.dpo.mlx_losses import reference_logps
+    def reference(self, policy, model_ref: str):
+        """The model the reference log-probabilities come from: --ref-model; with LoRA the policy itself (scored
+        with its adapters disabled); else a frozen copy of the start model."""
         from halo_forge.mlx import weights
-        from halo_forge.mlx.tokenize import preference_batch
         from halo_forge.models.loading import resolve_model
 
-        cfg, size = self.config, self.plan["eval"]["batch_size"]
-        model = weights.load(resolve_model(cfg.ref_model))[0] if cfg.ref_model else policy
-        chosen, rejected = [], []
-        with evaluating(model):
-            for i in range(0, len(pairs), size):
-                c, r = reference_logps(model, *preference_batch(pairs[i:i + size], pad, cfg.max_length))
-                chosen.append(c)
-                rejected.append(r)
-        return mx.concatenate(chosen), mx.concatenate(rejected)
+        if self.config.ref_model is None and self.plan["adapter"]["kind"] == "lora":
+            return policy
+        ref, _ = weights.load(resolve_model(self.config.ref_model) if self.config.ref_model else model_ref)
+        ref.freeze()
+        return ref.eval()
 
     def extra(self, fit) -> dict:
         """DPO's knobs and reward histories, as the PyTorch trainer reports them."""
@@ -102,20 +94,26 @@ class MLXDPOTrainer(MLXTrainer):
                 **self.mlx_extra()}
 
 
-def pair_batches(pairs: list[dict], ref_c, ref_r, pad: int, plan: dict):
+class PairBatches:
     """`batch_for(k)` of the MLX loop: step k's micro-batches (tokens, mask, reference chosen, reference rejected)."""
-    import mlx.core as mx
 
-    from halo_forge.mlx.tokenize import preference_batch
+    def __init__(self, pairs, policy, reference, pad: int, plan: dict) -> None:
+        self.pairs, self.policy, self.reference, self.pad = pairs, policy, reference, pad
+        self.max_length = plan["data"]["max_length"]
+        self.rows_for = loop.row_batches(len(pairs), plan["loop"])
 
-    rows_for = loop.row_batches(len(pairs), plan["loop"])
+    def __call__(self, k: int) -> tuple[list[tuple], dict]:
+        from halo_forge.dpo.mlx_losses import reference_logps
+        from halo_forge.mlx import lora
+        from halo_forge.mlx.tokenize import preference_batch
 
-    def batch_for(k: int):
         out = []
-        for rows in rows_for(k):
-            idx = mx.array(rows)
-            out.append((*preference_batch([pairs[i] for i in rows], pad, plan["data"]["max_length"]),
-                        ref_c[idx], ref_r[idx]))
+        for rows in self.rows_for(k):
+            tokens, mask = preference_batch([self.pairs[i] for i in rows], self.pad, self.max_length)
+            if self.reference is self.policy:
+                with lora.adapters_disabled(self.policy):
+                    ref = reference_logps(self.policy, tokens, mask)
+            else:
+                ref = reference_logps(self.reference, tokens, mask)
+            out.append((tokens, mask, *ref))
         return out, {}
-
-    return batch_for

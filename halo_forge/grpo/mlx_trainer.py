@@ -119,11 +119,11 @@ class GroupSampler:
     """`batch_for(k)` of the MLX loop: step k's prompts, their sampled groups, rewards and advantages."""
 
     def __init__(self, trainer: MLXGRPOTrainer, model, tokenizer, rows: list[dict], reference) -> None:
-        from halo_forge.mlx.tokenize import prompt_ids
+        from halo_forge.mlx.tokenize import Lazy, prompt_ids
 
         self.cfg, self.plan, self.verifiers = trainer.config, trainer.plan, trainer.verifiers
         self.model, self.tokenizer, self.rows, self.reference = model, tokenizer, rows, reference
-        self.prompts = [prompt_ids(r, tokenizer) for r in rows]
+        self.prompts = Lazy(lambda row: prompt_ids(row, tokenizer), rows)
         per_micro = max(1, self.cfg.batch_size // self.cfg.num_generations)
         self.order = loop.row_batches(len(rows), {**self.plan["loop"], "batch_size": per_micro})
 

@@ -34,7 +34,7 @@ class MLXSFTTrainer(MLXTrainer):
 
     def train(self) -> TrainingSummary:
         from halo_forge.mlx.steps import make_optimizer, sft_loss
-        from halo_forge.mlx.tokenize import sft_batch, sft_example
+        from halo_forge.mlx.tokenize import Lazy, sft_batch, sft_example
         from halo_forge.sft.torch_trainer import chat_rows_for
 
         cfg, plan = self.config, self.plan
@@ -43,7 +43,8 @@ class MLXSFTTrainer(MLXTrainer):
             data, model_ref, tokenizer = run.load(load_sft_data, chat_template=True)
             data, _ = chat_rows_for(data, tokenizer, plan["data"]["completion_only"], run.notes)
             state = run.checkpoints(data)
-            train, heldout = ([sft_example(r, tokenizer, **plan["data"]) for r in rows] for rows in (data.train, data.heldout))
+            train = Lazy(lambda row: sft_example(row, tokenizer, **plan["data"]), data.train)
+            heldout = [sft_example(r, tokenizer, **plan["data"]) for r in data.heldout]
             model, adapter = load_policy(model_ref, plan, cfg.seed)
             pad = tokenizer.pad_token_id or 0
             batches = loop.row_batches(len(train), plan["loop"])
