@@ -1,0 +1,194 @@
+"""The MLX trainers for real, through the flow, on this Linux CPU (mlx[cpu]): sft (LoRA and full), dpo, grpo and raft
+(full and hybrid) train the micro model with --accelerator mlx, the trained weights changed, and the summary has the
+PyTorch trainers' shape with backend mlx. Every knob MLX ignores warns once at init naming its flag; what MLX cannot
+run (ORPO, RM, a PyTorch-only schedule, another rollout engine) is refused before anything loads."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from mlx_micro import micro_model_folder
+
+from halo_forge.cli.main import main
+from halo_forge.summary import TrainingSummary
+
+SFT_ROWS = [{"prompt": f"What is {a}+{b}?", "completion": str(a + b), "answer": str(a + b)}
+            for a in range(10, 16) for b in range(20, 24)]
+PREF_ROWS = [{"prompt": r["prompt"], "chosen": r["completion"], "rejected": r["completion"][::-1] + "1",
+              "answer": r["answer"]} for r in SFT_ROWS]
+# a random-init model emits random digits: "contains an odd digit" gives rewards with variance
+PROMPT_ROWS = [{"prompt": f"What is {a}+{a + 3}?", "pattern": "[13579]", "answer": str(2 * a + 3)} for a in range(10, 34)]
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    """One workspace for the module's runs (one MLflow store, one Prefect server), its data files, and the
+    flags every run shares."""
+    root = tmp_path_factory.mktemp("mlx-trainers")
+    files = {}
+    for name, rows in (("sft", SFT_ROWS), ("pref", PREF_ROWS), ("prompts", PROMPT_ROWS)):
+        files[name] = root / f"{name}.jsonl"
+        files[name].write_text("".join(json.dumps(r) + "\n" for r in rows))
+    common = ["--accelerator", "mlx", "--model", str(micro_model_folder()), "--max-steps", "3", "--batch-size", "4",
+              "--logging-steps", "1", "--max-eval-samples", "4", "--eval-split", "0.2", "--eval-max-new-tokens", "4",
+              "--learning-rate", "1e-2", "--seed", "0"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HALO_FORGE_WORKSPACE", str(root / "ws"))
+        mp.chdir(root)
+        yield root, files, common
+
+
+def _train(ws, modality: str, data: str, name: str, *flags: str) -> TrainingSummary:
+    root, files, common = ws
+    out = root / name
+    assert main([modality, "train", "--data", str(files[data]), "--output", str(out), *common, *flags]) == 0
+    summary = TrainingSummary.read(out)
+    assert summary.modality == modality and summary.backend == "mlx" and summary.extra["backend"] == "mlx"
+    assert summary.inputs.cache_key and summary.extra["mlx_device"] == "cpu" and summary.versions["mlx"]
+    assert summary.weights_updated and summary.extra["weight_delta_l2"] > 0
+    return summary
+
+
+def _logits(model, ids):
+    import torch
+
+    with torch.no_grad():
+        return model(torch.tensor([ids])).logits.numpy()
+
+
+def test_sft_lora_trains_and_saves_a_peft_adapter_and_mlx_lms_format(ws):
+    import mlx.core as mx
+    import mlx_lm
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    s = _train(ws, "sft", "sft", "sft-lora", "--lora-rank", "4", "--lora-alpha", "8")
+    assert s.total_train_steps_executed == 3 and [h["step"] for h in s.extra["loss_history"]] == [1, 2, 3]
+    assert s.outputs.adapter and s.extra["peft"] == "lora" and s.extra["optim"] == "adamw_torch"
+    assert [e.metric for e in s.effectiveness.evaluations] == ["heldout_accuracy", "heldout_loss"]
+    out, base = ws[0] / "sft-lora", micro_model_folder()
+    assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == str(base)
+    ids = [1, 5, 6, 7, 8, 9]
+    peft = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), out).eval()
+    trained, start = _logits(peft, ids), _logits(AutoModelForCausalLM.from_pretrained(base), ids)
+    assert np.abs(trained - start).max() > 1e-3  # the saved adapter changes what the model computes
+    mlx_model, _ = mlx_lm.load(str(base), adapter_path=str(out / "mlx_adapter"))  # mlx-lm's own format and loader
+    assert np.abs(np.array(mlx_model(mx.array([ids]))) - trained).max() < 1e-4
+
+
+def test_sft_full_fine_tune_saves_a_model_every_trainer_loads(ws):
+    from safetensors.numpy import load_file
+
+    s = _train(ws, "sft", "sft", "sft-full", "--no-lora", "--gradient-accumulation", "2")
+    assert not s.outputs.adapter and s.extra["peft"] == "full"
+    out, base = ws[0] / "sft-full", micro_model_folder()
+    trained, start = load_file(str(out / "model.safetensors")), load_file(str(base / "model.safetensors"))
+    moved = [k for k in start if k in trained and not np.array_equal(trained[k], start[k])]
+    assert len(moved) == len(start)  # a full fine-tune moves every weight (embeddings and norms included)
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(out)  # an HF folder transformers loads
+
+
+def test_dpo_lora_trains_against_the_base_with_adapters_disabled(ws):
+    s = _train(ws, "dpo", "pref", "dpo", "--lora-rank", "4", "--loss-type", "ipo", "--max-length", "64")
+    assert s.extra["loss_type"] == "ipo" and s.extra["reference"] == "base with adapters disabled"
+    assert [e.metric for e in s.effectiveness.evaluations] == ["heldout_preference_accuracy", "heldout_accuracy"]
+    assert len(s.extra["reward_accuracy_history"]) == 3 and len(s.extra["margins_history"]) == 3
+
+
+def test_grpo_full_with_a_frozen_reference(ws):
+    s = _train(ws, "grpo", "prompts", "grpo", "--no-lora", "--verifier", "regex_format", "--num-generations", "4", "--batch-size", "8",
+               "--beta", "0.04", "--temperature", "1.0", "--max-completion-length", "4")
+    assert s.extra["reference_model"] == "frozen copy of the start model" and s.extra["rollout_engine"] == "mlx"
+    assert len(s.extra["reward_history"]) == 3 and len(s.extra["kl_history"]) == 3
+    assert s.effectiveness.evaluation.metric == "heldout_accuracy" and s.inputs.verifier.startswith("regex_format{")
+
+
+@pytest.mark.parametrize("hybrid", [False, True], ids=["mlx", "hybrid"])
+def test_raft_full_mlx_and_hybrid(ws, hybrid):
+    flags = ["--verifier", "regex_format", "--cycles", "2", "--samples-per-prompt", "2", "--prompts-per-cycle", "8",
+             "--max-steps", "2", "--temperature", "1.0", "--max-completion-length", "4", "--lora-rank", "4"]
+    s = _train(ws, "raft", "prompts", f"raft-{hybrid}", *flags, *(["--rollout-only"] if hybrid else []))
+    assert len(s.cycles) == 2 and s.total_train_steps_executed == 4 and not s.outputs.adapter
+    assert s.extra["rollout_engine"] == "mlx" and s.extra["rollout_only"] is hybrid
+    assert s.extra["update_backend"] == ("cpu" if hybrid else "mlx")
+    assert s.yield_diagnostics["generated"] == 2 * 2 * 8 and s.yield_diagnostics["kept"] > 0
+
+
+IGNORED = {  # knobs each MLX trainer ignores, set to something other than their default
+    "sft": {"use_dora": True, "use_rslora": True, "init_lora_weights": "pissa", "load_in_4bit": True,
+            "optim": "adafactor", "packing": True},
+    "dpo": {"use_rslora": True, "optim": "sgd"},
+    "grpo": {"use_dora": True, "vllm_mode": "server"},
+    "raft": {"init_lora_weights": "gaussian", "optim": "adafactor"},
+}
+DATASET = {"sft": "arithmetic", "dpo": "arithmetic_pref", "grpo": "arithmetic_prompts", "raft": "arithmetic_prompts"}
+
+
+def _mlx_warnings(build):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = build()
+    return result, [str(w.message) for w in caught if "MLX backend" in str(w.message)]
+
+
+@pytest.mark.parametrize("modality", list(IGNORED))
+def test_every_ignored_flag_warns_once_at_init_naming_the_flag(modality, tmp_path):
+    from halo_forge import registry
+    from halo_forge.config import build_config
+
+    values = {"dataset": DATASET[modality], "accelerator": "mlx", "output": str(tmp_path / "o"), **IGNORED[modality]}
+    config, checked = _mlx_warnings(lambda: build_config(registry.config_class(modality), values))
+    assert not checked  # validating a config warns nothing: the trainer does, once, when it is built
+    trainer, messages = _mlx_warnings(lambda: registry.get_trainer(config))
+    for field in IGNORED[modality]:
+        flag = "--" + field.replace("_", "-")
+        assert sum(f"({flag}" in m for m in messages) == 1, (flag, messages)
+    assert len(messages) == len(IGNORED[modality]) and trainer.warnings == messages  # they reach the summary's notes
+    if modality == "raft":  # the hybrid's PyTorch update honours every knob: nothing is ignored
+        hybrid = build_config(registry.config_class("raft"), {**values, "rollout_only": True})
+        assert not _mlx_warnings(lambda: registry.get_trainer(hybrid))[1]
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["orpo", "train", "--dataset", "arithmetic_pref"], "ORPO is not available on MLX (MLX trains sft, dpo, grpo, raft)"),
+    (["rm", "train", "--dataset", "arithmetic_pref"], "RM is not available on MLX (MLX trains sft, dpo, grpo, raft)"),
+    (["sft", "train", "--dataset", "arithmetic", "--lr-scheduler", "polynomial"],
+     "--lr-scheduler (got 'polynomial'): not available on MLX"),
+    (["grpo", "train", "--dataset", "arithmetic_prompts", "--rollout-engine", "torch"],
+     "--rollout-engine (got 'torch'): with --accelerator mlx, rollouts are sampled with mlx-lm"),
+], ids=["orpo", "rm", "schedule", "rollout-engine"])
+def test_what_mlx_cannot_run_is_refused_up_front(args, expect, tmp_path, capsys):
+    assert main([*args, "--accelerator", "mlx", "--output", str(tmp_path / "o")]) == 2
+    assert expect in capsys.readouterr().err
+
+
+def test_rollout_only_needs_mlx_and_mlx_is_never_picked_automatically(tmp_path, capsys):
+    from halo_forge.backend import get_backend
+
+    assert main(["raft", "train", "--dataset", "arithmetic_prompts", "--rollout-only", "--output",
+                 str(tmp_path / "o")]) == 2
+    assert "--rollout-only: only MLX runs split rollouts from the update: add --accelerator mlx" in capsys.readouterr().err
+    assert get_backend("auto") != "mlx"  # mlx is installed here, and still only used when asked for
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "linear", "constant_with_warmup", "constant"])
+def test_mlx_schedules_are_transformers_schedules(schedule):
+    import torch
+    from transformers import get_scheduler
+
+    from halo_forge.mlx.steps import lr_schedule
+
+    for total, warmup in ((10, 50), (40, 10), (20, 0)):  # a warm-up longer than the run included
+        ours = lr_schedule(1e-3, total, schedule, warmup)
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+        theirs = get_scheduler(schedule, opt, num_warmup_steps=warmup, num_training_steps=total)
+        for step in range(total):
+            assert abs(float(ours(step)) - theirs.get_last_lr()[0]) < 1e-9, (schedule, total, warmup, step)
+            opt.step()
+            theirs.step()
