@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from halo_forge import rl, training
 from halo_forge.data.prompts import load_prompt_data
-from halo_forge.grpo.torch_trainer import GRPO_METRICS, no_signal
+from halo_forge.grpo.torch_trainer import GRPO_METRICS, grpo_knobs, no_signal
 from halo_forge.mlx import evaluation, loop
 from halo_forge.mlx.trainer import MLX_OPTIM, MLXTrainer, common_plan, evaluating, load_policy, save_policy
 from halo_forge.summary import TrainingSummary
@@ -81,13 +81,9 @@ class MLXGRPOTrainer(MLXTrainer):
             return training.build_summary(
                 run, data=data, model_ref=model_ref, fit=fit, evaluations=compare(before, after),
                 explanations=no_signal(histories["frac_reward_zero_std_history"]),
-                extra={"evaluation_metric": "held-out verifier pass rate (greedy)", "verifiers": list(cfg.verifiers),
-                       "verifier_weights": [w for _, _, w in self.verifiers], "num_generations": cfg.num_generations,
-                       "beta": cfg.effective_beta, "epsilon": cfg.epsilon, "temperature": cfg.temperature,
-                       "loss_type": cfg.loss_type, "scale_rewards": not cfg.no_scale_rewards,
+                extra={**grpo_knobs(cfg, self.verifiers), "rollout_engine": "mlx",
                        "reference_model": None if reference is None else (
                            "base with adapters disabled" if reference is model else "frozen copy of the start model"),
-                       "rollout_engine": "mlx", "max_completion_length": cfg.max_completion_length,
                        **histories, **self.mlx_extra()})
 
     def reference(self, model, model_ref: str):
