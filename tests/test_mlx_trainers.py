@@ -1,7 +1,8 @@
 """The MLX trainers for real, through the flow, on this Linux CPU (mlx[cpu]): sft, dpo, grpo and raft (full and
 hybrid) train the micro model with --accelerator mlx (LoRA and full), the trained weights changed, and the summary
-has the PyTorch trainers' shape with backend mlx; the quickstart runs its three stages (full fine-tunes) on MLX. Every knob MLX ignores warns once at init naming its flag; what MLX cannot
-run (ORPO, RM, a PyTorch-only schedule, another rollout engine) is refused before anything loads."""
+has the PyTorch trainers' shape with backend mlx; the quickstart runs its three stages on MLX. Every knob MLX
+ignores warns once at init naming its flag; what MLX cannot run (a PyTorch-only schedule, another rollout engine,
+--rollout-only without MLX; ORPO and RM in test_preference.py) is refused before anything loads."""
 
 from __future__ import annotations
 
@@ -79,6 +80,14 @@ def test_sft_lora_trains_and_saves_a_peft_adapter_and_mlx_lms_format(ws):
     mlx_model, _ = mlx_lm.load(str(base), adapter_path=str(out / "mlx_adapter"))  # mlx-lm's own format and loader
     assert np.abs(np.array(mlx_model(mx.array([ids]))) - trained).max() < 1e-4
 
+    from halo_forge.orchestration import run as run_module  # the same command again: a cache hit, nothing trains
+
+    trained_before = set(run_module.TRAINED)
+    root, files, common = ws
+    assert main(["sft", "train", "--data", str(files["sft"]), "--output", str(out), *common, "--lora-rank", "4",
+                 "--lora-alpha", "8", "--gradient-accumulation", "2"]) == 0
+    assert run_module.TRAINED == trained_before and TrainingSummary.read(out).run_id == s.run_id
+
 
 def test_dpo_lora_trains_against_the_base_with_adapters_disabled(ws):
     s = _train(ws, "dpo", "pref", "dpo", "--lora-rank", "4", "--loss-type", "ipo", "--max-length", "64")
@@ -141,14 +150,12 @@ def test_every_ignored_flag_warns_once_at_init_naming_the_flag(modality, tmp_pat
         assert not _mlx_warnings(lambda: registry.get_trainer(hybrid))[1]
 
 
-@pytest.mark.parametrize("args, expect", [
-    (["orpo", "train", "--dataset", "arithmetic_pref"], "ORPO is not available on MLX (MLX trains sft, dpo, grpo, raft)"),
-    (["rm", "train", "--dataset", "arithmetic_pref"], "RM is not available on MLX (MLX trains sft, dpo, grpo, raft)"),
+@pytest.mark.parametrize("args, expect", [  # ORPO and RM: tests/test_preference.py
     (["sft", "train", "--dataset", "arithmetic", "--lr-scheduler", "polynomial"],
      "--lr-scheduler (got 'polynomial'): not available on MLX"),
     (["grpo", "train", "--dataset", "arithmetic_prompts", "--rollout-engine", "torch"],
      "--rollout-engine (got 'torch'): with --accelerator mlx, rollouts are sampled with mlx-lm"),
-], ids=["orpo", "rm", "schedule", "rollout-engine"])
+], ids=["schedule", "rollout-engine"])
 def test_what_mlx_cannot_run_is_refused_up_front(args, expect, tmp_path, capsys):
     assert main([*args, "--accelerator", "mlx", "--output", str(tmp_path / "o")]) == 2
     assert expect in capsys.readouterr().err
@@ -207,3 +214,6 @@ def test_quickstart_runs_on_mlx_and_says_its_figures(ws, monkeypatch, capsys):
     assert [k for k in start if np.array_equal(trained[k], start[k])] == [] and set(start) <= set(trained)
     for stage in ("SFT", "DPO", "GRPO"):
         assert f"  {stage}: held-out accuracy: " in printed and f"after {stage}; verdict " in printed
+    assert main(["runs", "search", "--where", "backend=mlx", "--text", "quickstart", "--json"]) == 0  # indexed
+    found = json.loads(capsys.readouterr().out)
+    assert {r["run_id"] for r in found["rows"]} >= {s.run_id for s in stages}
