@@ -30,10 +30,9 @@ CASES = {
     "grpo": {"dataset": "arithmetic_prompts", "no_lora": True, "num_generations": 4, "beta": 0.0,
              "max_completion_length": 4, "eval_max_new_tokens": 4, "temperature": 1.0},
     # MLX (the micro model): LoRA dropout draws from the generator; GRPO samples and scores against a frozen copy
+    # (DPO's MLX loop is the same `halo_forge.mlx.loop.fit`; its reference is a frozen copy too)
     "sft-mlx": {"dataset": "arithmetic", "accelerator": "mlx", "lora_rank": 4, "lora_dropout": 0.1,
                 "eval_max_new_tokens": 4},
-    "dpo-mlx": {"dataset": "arithmetic_pref", "accelerator": "mlx", "no_lora": True, "eval_max_new_tokens": 4,
-                "max_length": 64},
     "grpo-mlx": {"dataset": "arithmetic_prompts", "accelerator": "mlx", "no_lora": True, "num_generations": 4,
                  "beta": 0.04, "max_completion_length": 4, "eval_max_new_tokens": 4, "temperature": 1.0},
 }
