@@ -29,9 +29,16 @@ def tiny_model_path():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _stop_local_prefect_server():
-    """Runs that go through the flow start one local Prefect server for the session; stop it at the end."""
-    yield
+def _local_prefect_server():
+    """One local Prefect server for the session: started in the background as the session begins (so no
+    test waits ~10 s for it unless it needs it before it is up: `ensure_server` then waits on the start
+    lock), stopped at the end."""
+    import threading
+
     from halo_forge.orchestration import server
 
-    server.stop()
+    starter = threading.Thread(target=server.ensure_server, name="prefect-server-start", daemon=True)
+    starter.start()
+    yield
+    starter.join(timeout=120)
+    server.stop(force=True)

@@ -226,3 +226,27 @@ def test_builtin_prompt_sets_carry_what_their_verifiers_need():
     good, bad = "```python\na, b = map(int, input().split())\nprint(a + b)\n```", "```python\nprint(5)\n```"
     scored = rl.score(rl.build_verifiers(cfg), [good, bad], [row, row])
     assert scored[0]["passed"] and scored[0]["reward"] == 1.0 and not scored[1]["passed"]
+
+
+def test_raft_and_a_full_fine_tune_from_a_lora_model_train_every_weight(workspace):
+    """A LoRA adapter folder as --model is merged into its base; the merged weights then train like any
+    model's (PEFT had frozen them), so RAFT's cycles move them and its verdict says so."""
+    from halo_forge import registry
+    from halo_forge.config import build_config
+
+    tmp, data = workspace
+    sft = registry.get_trainer(build_config(registry.config_class("sft"), {
+        "dataset": "arithmetic", "output": str(tmp / "lora"), "max_steps": 2, "lora_rank": 4, "max_eval_samples": 4,
+        "eval_max_new_tokens": 2, "checkpoint_every": 0}))
+    sft.quiet = True
+    adapter = sft.train().outputs.model_path
+    assert (Path(adapter) / "adapter_config.json").is_file()
+    values = {"data": str(data), "model": adapter, "verifiers": ["regex_format"], "no_lora": True, "seed": 0,
+              "max_completion_length": 4, "eval_max_new_tokens": 4, "max_eval_samples": 4, "eval_split": 0.2,
+              "learning_rate": 1e-3, "batch_size": 8, "cycles": 1, "samples_per_prompt": 2, "keep_percent": 0.5,
+              "max_steps": 2, "temperature": 1.0}
+    raft = registry.get_trainer(build_config(registry.config_class("raft"), {**values, "output": str(tmp / "raft")}))
+    raft.quiet = True
+    summary = raft.train()
+    assert summary.total_train_steps_executed == 2 and summary.weights_updated
+    assert "no trainable weight changed during training" not in summary.effectiveness.reasons
