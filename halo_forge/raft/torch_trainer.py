@@ -27,6 +27,7 @@ class TorchRAFTTrainer(RAFTRecipe, rl.RolloutTrainer):
     modality = "raft"
     used_elsewhere = {**rl.RolloutTrainer.used_elsewhere,
                       "rollout_only": "refused unless --accelerator mlx (RAFTConfig._check): the MLX trainer's knob"}
+    multi_process = False  # its own loop samples, filters and saves each cycle in one process
 
     @classmethod
     def plan_for(cls, config, caps) -> dict:
