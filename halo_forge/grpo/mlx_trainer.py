@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from halo_forge import rl, training
 from halo_forge.data.prompts import load_prompt_data
+from halo_forge.grpo.config import SERVER_FIELDS, GRPOConfig
 from halo_forge.grpo.torch_trainer import GRPO_METRICS, grpo_knobs, no_signal
 from halo_forge.mlx import evaluation, loop
 from halo_forge.mlx.trainer import MLX_OPTIM, MLXTrainer, common_plan, evaluating, load_policy, save_policy
@@ -34,7 +35,9 @@ class MLXGRPOTrainer(MLXTrainer):
     modality = "grpo"
     used_elsewhere = {**MLXTrainer.used_elsewhere, **rl.RolloutTrainer.used_elsewhere,
                       "rollout_engine": "check(): MLX runs sample with mlx-lm; an engine other than auto or mlx is refused"}
-    ignored = {**MLX_OPTIM, "vllm_mode": ("colocate", "--vllm-mode (MLX runs sample with mlx-lm, not vLLM)")}
+    ignored = {**MLX_OPTIM, "vllm_mode": ("colocate", "--vllm-mode (MLX runs sample with mlx-lm, not vLLM)"),
+               **{name: (GRPOConfig.model_fields[name].default, f"--{name.replace('_', '-')} (MLX runs sample with "
+                                                                 "mlx-lm, not vLLM)") for name in SERVER_FIELDS}}
 
     def __init__(self, config, backend: str = "mlx", data=None) -> None:
         super().__init__(config, backend, data)
