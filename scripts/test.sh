@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED=false MLFLOW_DISABLE_TELEMETRY=true HF_H
 workers=${TEST_WORKERS:-auto}
 parallel=()
 if [ "$workers" != "0" ]; then
-  parallel=(-n "$workers" --dist loadfile)
+  parallel=(-n "$workers" --dist loadfile --no-loadscope-reorder)
 fi
 "$venv/bin/python" -m pytest --durations=15 "${parallel[@]}" "$@"
 rc=$?

@@ -71,8 +71,9 @@ def pytest_unconfigure(config):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-# The longest test files (measured: `--durations`), started first so that under pytest-xdist's
-# `--dist loadfile` no worker begins a long file when the others are nearly done.
+# The longest test files (measured: `--durations`), started first, so that under pytest-xdist's
+# `--dist loadfile --no-loadscope-reorder` (scripts/test.sh) no worker begins a long file when the others
+# are nearly done.
 LONGEST_FIRST = ("test_quickstart.py", "test_resume.py", "test_platform.py", "test_replay_all.py",
                  "test_scale.py", "test_workers.py", "test_orchestrator_loss.py", "test_dashboard_browser.py")
 
