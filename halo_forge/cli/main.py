@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from halo_forge import __version__
+from halo_forge.cli.report import STRICT_HELP
 from halo_forge.errors import HaloForgeError
 
 app = typer.Typer(name="halo-forge", help="Post-training for language models: one command surface, ten trainers.",
@@ -33,6 +34,7 @@ def quickstart(
     dpo_max_steps: int = typer.Option(None, help="Override the DPO step count (default 100)."),
     grpo_max_steps: int = typer.Option(None, help="Override the GRPO step count (default 300)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Train even if this exact run is already recorded."),
+    strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
 ) -> None:
     """Offline demo: the built-in tiny model learns two-digit addition (SFT, DPO, then GRPO) on CPU in a few minutes."""
     from rich.console import Console
@@ -65,6 +67,11 @@ def quickstart(
         console.print(f"  {stage}: held-out accuracy: {figure(summary, 'heldout_accuracy', stage)}; "
                       + (f"preference accuracy: {pref}; " if pref != "-" else "")
                       + f"verdict {summary.effectiveness.verdict}", soft_wrap=True)
+    from halo_forge.cli.report import exit_code
+
+    code = exit_code([sft, dpo, grpo], strict)
+    if code:
+        raise typer.Exit(code)
 
 
 # Command groups: each module imports only typer/rich at load; trainers and services load lazily.
@@ -74,6 +81,7 @@ from halo_forge.cli import dpo, orpo, rm  # noqa: E402
 from halo_forge.cli import verifiers as verifiers_cli  # noqa: E402
 from halo_forge.cli import rlcmd  # noqa: E402
 from halo_forge.cli import dashboard as dashboard_cli  # noqa: E402
+from halo_forge.cli import ui as ui_cli  # noqa: E402
 
 app.add_typer(sft.app, name="sft")
 app.add_typer(dpo.app, name="dpo")
@@ -89,6 +97,7 @@ app.command("init")(workspace_cli.init)
 app.add_typer(platform.server_app, name="server")
 app.add_typer(platform.flows_app, name="flows")
 app.command("dashboard")(dashboard_cli.serve)
+app.command("ui")(ui_cli.ui)
 
 
 def _build() -> "typer.main.click.Group":

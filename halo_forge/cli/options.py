@@ -50,19 +50,32 @@ def config_options(cls: type[TrainConfig]) -> list[click.Option]:
     return opts + [option_for(name, f) for name, f in cls.model_fields.items()]
 
 
+def strict_option() -> click.Option:
+    """`--strict`: exit non-zero (report.EXIT_VERDICT_FAILED) when a verdict is failed."""
+    from halo_forge.cli.report import STRICT_HELP
+
+    return click.Option(["--strict"], is_flag=True, default=False, help=STRICT_HELP)
+
+
 def train_command(cls: type[TrainConfig], run: Callable[[TrainConfig], None], *, help: str) -> click.Command:
     """`<trainer> train`: flags from `cls`, merged with --config, validated, then `run(config)`."""
 
     def callback(config: Path | None = None, no_cache: bool = False, retries: int | None = None,
-                 **values: Any) -> None:
+                 strict: bool = False, **values: Any) -> None:
+        from halo_forge.cli.report import exit_code
+
         cli = {k: v for k, v in values.items() if v is not None}
-        run(build_config(cls, cli, config), no_cache=no_cache, retries=retries)
+        summary = run(build_config(cls, cli, config), no_cache=no_cache, retries=retries)
+        code = exit_code([summary], strict)
+        if code:
+            raise click.exceptions.Exit(code)
 
     run_options = [
         click.Option(["--no-cache"], is_flag=True, default=False,
                      help="Train even when an identical run (same data, model, config, code) is recorded."),
         click.Option(["--retries"], type=click.IntRange(min=0), default=None,
                      help="Retry transient failures (I/O, connection) this many times [default: $HALO_FORGE_RETRIES or 0]."),
+        strict_option(),
     ]
     return click.Command("train", params=config_options(cls) + run_options, callback=callback, help=help,
                          context_settings={"max_content_width": 120, "help_option_names": ["-h", "--help"]})

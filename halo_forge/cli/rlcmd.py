@@ -37,10 +37,10 @@ def raft_datasets() -> None:
     show_prompt_datasets("RAFT")
 
 
-def run_train(config, *, no_cache: bool = False, retries: int | None = None) -> None:
+def run_train(config, *, no_cache: bool = False, retries: int | None = None):
     from halo_forge.cli.report import print_run
 
-    print_run(config, no_cache=no_cache, retries=retries)
+    return print_run(config, no_cache=no_cache, retries=retries)
 
 
 # list fields → repeatable singular flags

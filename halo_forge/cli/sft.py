@@ -26,10 +26,10 @@ def datasets() -> None:
     Console().print(table)
 
 
-def run_train(config, *, no_cache: bool = False, retries: int | None = None) -> None:
+def run_train(config, *, no_cache: bool = False, retries: int | None = None):
     from halo_forge.cli.report import print_run
 
-    print_run(config, no_cache=no_cache, retries=retries)
+    return print_run(config, no_cache=no_cache, retries=retries)
 
 
 def train_command():

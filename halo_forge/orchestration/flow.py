@@ -19,7 +19,7 @@ from prefect.locking.filesystem import FileSystemLockManager
 from halo_forge import registry
 from halo_forge.data import SplitData
 from halo_forge.errors import HaloForgeError
-from halo_forge.orchestration import cache
+from halo_forge.orchestration import cache, flowruns
 from halo_forge.orchestration.inputs import ResolvedInputs
 from halo_forge.orchestration.record import record_failure, record_success
 from halo_forge.orchestration.run import TRAINED
@@ -45,16 +45,19 @@ def _transient(task, task_run, state) -> bool:
 
 @task(name="train", persist_result=True, result_serializer="json", retry_condition_fn=_transient)
 def train_task(modality: str, config_json: dict, cache_key: str, data_file: str, lineage: dict,
-               workspace_root: str, command: list[str], parent_mlflow_run: str | None = None) -> dict:
+               workspace_root: str, command: list[str], parent_mlflow_run: str | None = None,
+               stage: str | None = None) -> dict:
     ws = Workspace(Path(workspace_root))
     config = registry.config_class(modality)(**config_json)
     data = SplitData.load(Path(data_file))
     trainer = registry.get_trainer(config, data=data)
     trainer.inputs_extra = dict(lineage)
+    flowruns.name_current(trainer.run_id, modality, config.model, stage)
     tracker = _tracker(ws)
     if tracker is not None:
         tracker.start(trainer.run_id, config.model_dump(mode="json"), modality=modality,
-                      tags={"cache_key": cache_key}, parent_run_id=parent_mlflow_run)
+                      tags={"cache_key": cache_key, **({"stage": stage} if stage else {})},
+                      parent_run_id=parent_mlflow_run)
         trainer.callbacks.append(tracker.callback())
     trainer.inputs_extra.update(_where_tracked(tracker))
     try:
@@ -95,20 +98,30 @@ def _policy(ws: Workspace) -> CacheKeyFnPolicy:
         isolation_level="SERIALIZABLE")
 
 
-@flow(name="train", log_prints=False)
+@flow(name="train", log_prints=False, flow_run_name=flowruns.starting_name)
 def train_flow(modality: str, config_json: dict, inputs: dict, workspace_root: str, *, no_cache: bool = False,
                retries: int = 0, retry_delay_seconds: float = 10.0, command: list[str] | None = None,
-               parent_mlflow_run: str | None = None) -> dict:
-    """Train one run of any trainer; cached on the content of its inputs."""
+               parent_mlflow_run: str | None = None, stage: str | None = None) -> dict:
+    """Train one run of any trainer; cached on the content of its inputs. `stage` names the recipe stage
+    ("quickstart/dpo") in the flow run's name and tags and in MLflow."""
     ws = Workspace(Path(workspace_root))
     resolved = ResolvedInputs(**{**inputs, "data_file": Path(inputs["data_file"])})
     task_fn = train_task.with_options(cache_policy=_policy(ws), refresh_cache=no_cache, retries=retries,
                                       retry_delay_seconds=retry_delay_seconds)
-    return task_fn(modality, config_json, resolved.cache_key, str(resolved.data_file), resolved.lineage(),
-                   workspace_root, command or sys.argv, parent_mlflow_run)
+    payload = task_fn(modality, config_json, resolved.cache_key, str(resolved.data_file), resolved.lineage(),
+                      workspace_root, command or sys.argv, parent_mlflow_run, stage)
+    if payload.get("run_id") not in TRAINED:  # Prefect's own cache answered: the task did not run
+        flowruns.name_current(payload["run_id"], modality, config_json.get("model"), stage, cache_hit=True)
+    return payload
 
 
-@flow(name="post-training", log_prints=False)
+def _recipe_run_name() -> str:
+    from prefect.runtime import flow_run
+
+    return f"recipe {Path(str(flow_run.parameters.get('recipe_path'))).stem}"
+
+
+@flow(name="post-training", log_prints=False, flow_run_name=_recipe_run_name)
 def post_training_flow(recipe_path: str, workspace_root: str, *, no_cache: bool = False, retries: int = 0) -> list[dict]:
     """Run a recipe's stages in order, each stage's model artifact feeding the next, each cached alone."""
     from halo_forge.config import build_config
@@ -122,16 +135,19 @@ def post_training_flow(recipe_path: str, workspace_root: str, *, no_cache: bool 
         if tracker is not None else None
     results: list[dict] = []
     previous: str | None = None
-    status = "FAILED"
+    status = "failed"
     try:
         for stage in recipe.stages:
             config = build_config(registry.config_class(stage.trainer), stage_config(recipe, stage, previous))
             summary, hit = run_training(config, no_cache=no_cache, retries=retries, parent_mlflow_run=parent, ws=ws,
-                                        command=["halo-forge", "recipe", "run", str(recipe.path)])
+                                        command=["halo-forge", "recipe", "run", str(recipe.path)],
+                                        stage=f"{recipe.name}/{stage.name}")
             results.append({"stage": stage.name, "cache_hit": hit, "summary": summary.model_dump(mode="json")})
             previous = summary.outputs.model_path
-        status = "FINISHED"
+        status = "completed"
     finally:
         if tracker is not None:
-            tracker.finish_parent(status)
+            from halo_forge.tracking.story import stage_facts
+
+            tracker.finish_parent(status, [stage_facts(r["stage"], r["summary"], r["cache_hit"]) for r in results])
     return results

@@ -65,14 +65,21 @@ def _retries(retries: int | None) -> int:
 
 
 def run_training(config, *, no_cache: bool = False, retries: int | None = None, command: list[str] | None = None,
-                 parent_mlflow_run: str | None = None, ws: Workspace | None = None) -> tuple[TrainingSummary, bool]:
-    """Train `config` through `train_flow` unless an identical run is recorded; returns (summary, cache_hit)."""
+                 parent_mlflow_run: str | None = None, ws: Workspace | None = None,
+                 stage: str | None = None) -> tuple[TrainingSummary, bool]:
+    """Train `config` through `train_flow` unless an identical run is recorded; returns (summary, cache_hit).
+
+    `stage` ("quickstart/dpo") names the recipe stage in Prefect and MLflow. A hit answered from the record
+    is still recorded in Prefect as a Cached flow run (`flowruns.record_cache_hit`); its id is
+    `summary.extra["prefect_cache_hit_flow_run_id"]`."""
     ws = ws or find_workspace()
     inputs = resolve_inputs(config, ws)
     if not no_cache:
         hit = cache.lookup(ws, inputs.cache_key)
         if hit is not None:
-            return TrainingSummary.model_validate(hit), True
+            summary = TrainingSummary.model_validate(hit)
+            _record_hit(summary, inputs.cache_key, stage)
+            return summary, True
         # A record whose model is gone or changed is stale: make Prefect's cache train again too.
         no_cache = cache.record_path(ws, inputs.cache_key).exists()
     with _tracking_helper(ws):
@@ -83,9 +90,17 @@ def run_training(config, *, no_cache: bool = False, retries: int | None = None, 
 
             payload = train_flow(config.modality, config.model_dump(mode="json"), payload_inputs, str(ws.root),
                                  no_cache=no_cache, retries=_retries(retries), command=command or sys.argv,
-                                 parent_mlflow_run=parent_mlflow_run)
+                                 parent_mlflow_run=parent_mlflow_run, stage=stage)
     summary = TrainingSummary.model_validate(payload)
     return summary, summary.run_id not in TRAINED
+
+
+def _record_hit(summary: TrainingSummary, cache_key: str, stage: str | None) -> None:
+    from halo_forge.orchestration.flowruns import record_cache_hit
+
+    flow_run_id = record_cache_hit(summary, cache_key, stage)
+    if flow_run_id:
+        summary.extra["prefect_cache_hit_flow_run_id"] = flow_run_id
 
 
 def run_recipe(path, *, no_cache: bool = False, retries: int | None = None,

@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from halo_forge.tracking import story
+
 RECORD_VERSION = 1
 RUN_ID_TAG = "run_id"
 ROLE_TAG = "halo_forge.role"  # "run" or "parent"
@@ -168,36 +170,6 @@ def numeric(value: Any) -> float | None:
         if isinstance(value, numbers.Real) and not isinstance(value, bool):
             return float(value)
     return None
-
-
-def summary_metrics(summary: dict) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for key in ("final_train_loss", "total_train_steps_executed", "duration_seconds"):
-        value = numeric(summary.get(key))
-        if value is not None:
-            out[key] = value
-    for ev in ((summary.get("effectiveness") or {}).get("evaluations") or []):
-        for part in ("before", "after", "delta"):
-            value = numeric(ev.get(part))
-            if value is not None:
-                out[safe_key(f"{ev.get('metric', 'metric')}_{part}")] = value
-    return out
-
-
-def summary_tags(record: dict) -> dict[str, str]:
-    summary = record.get("summary") or {}
-    inputs = summary.get("inputs") or {}
-    tags = {
-        RUN_ID_TAG: record["run_id"],
-        "modality": record.get("modality") or summary.get("modality"),
-        "cache_key": inputs.get("cache_key"),
-        "verdict": (summary.get("effectiveness") or {}).get("verdict"),
-        "status": summary.get("status") or (record.get("final_status") or "").lower() or None,
-        "model_name": summary.get("model_name"),
-        "backend": summary.get("backend"),
-        "dataset_digest": inputs.get("dataset_digest"),
-    }
-    return {k: str(v) for k, v in tags.items() if v is not None}
 
 
 # --- the store -----------------------------------------------------------------------------------
@@ -380,7 +352,7 @@ class Store:
                 tags["mlflow.parentRunId"] = parent
             tags = {k: clip(v, MAX_TAG_VAL) for k, v in tags.items()}
             run = self.client.create_run(self.experiment_id, start_time=record.get("start_time"), tags=tags,
-                                         run_name=record["run_id"])
+                                         run_name=story.run_name(record))
             run_uuid = run.info.run_id
         record["mlflow_run_id"] = run_uuid
         if role == "parent":
@@ -428,7 +400,7 @@ class Store:
     def _step_params(self, record: dict) -> list[str]:
         from mlflow.entities import Param
 
-        params = [Param(k, v) for k, v in param_items(record.get("config") or {})]
+        params = [Param(k, v) for k, v in param_items(story.params_config(record.get("config") or {}))]
         problems = []
         for i in range(0, len(params), PARAMS_PER_BATCH):
             problems += self._log_each("param", params[i:i + PARAMS_PER_BATCH],
@@ -467,10 +439,8 @@ class Store:
     def _step_summary_metrics(self, record: dict) -> list[str]:
         from mlflow.entities import Metric
 
-        summary = self._summary(record)
-        step = int(numeric(summary.get("total_train_steps_executed")) or 0)
         ts = record.get("end_time") or now_ms()
-        batch = [Metric(k, v, ts, step) for k, v in summary_metrics(summary).items()]
+        batch = [Metric(safe_key(k), v, ts, step) for k, v, step in story.summary_points(self._summary(record))]
         return self._log_each("metric", batch, lambda b: self.client.log_batch(record["mlflow_run_id"], metrics=b)) \
             if batch else []
 
@@ -516,9 +486,18 @@ class Store:
     def _step_tags(self, record: dict) -> list[str]:
         from mlflow.entities import RunTag
 
+        from mlflow.entities import Metric
+
         self._summary(record)
-        tags = [RunTag(k, clip(v, MAX_TAG_VAL)) for k, v in summary_tags(record).items()]
-        return self._log_each("tag", tags, lambda b: self.client.log_batch(record["mlflow_run_id"], tags=b))
+        tags = [RunTag(k, clip(v, MAX_TAG_VAL)) for k, v in story.result_tags(record).items()]
+        problems = self._log_each("tag", tags, lambda b: self.client.log_batch(record["mlflow_run_id"], tags=b))
+        if record["kind"] == "parent":  # the recipe's figures stage by stage (the parent has no summary step)
+            ts = record.get("end_time") or now_ms()
+            batch = [Metric(safe_key(k), v, ts, step) for k, v, step in story.parent_points(record)]
+            if batch:
+                problems += self._log_each("metric", batch,
+                                           lambda b: self.client.log_batch(record["mlflow_run_id"], metrics=b))
+        return problems
 
     def _step_status(self, record: dict) -> list[str]:
         self.client.set_terminated(record["mlflow_run_id"], status=mlflow_status(record.get("final_status")),
