@@ -32,18 +32,23 @@ def quiet_library_warnings() -> None:
 
 
 def print_summary(summary: TrainingSummary, console: Console | None = None) -> None:
+    """The summary, one line per fact: a terminal wraps long lines itself, a log or a pipe keeps them whole."""
     console = console or Console()
     eff = summary.effectiveness
-    console.print(f"[bold]{summary.modality}[/] run [cyan]{summary.run_id}[/] on {summary.model_name}")
-    console.print(f"  {summary.total_train_steps_executed} steps in {_fmt(summary.duration_seconds)} s, "
-                  f"final train loss {_fmt(summary.final_train_loss)}")
+
+    def say(text: str) -> None:
+        console.print(text, soft_wrap=True)
+
+    say(f"[bold]{summary.modality}[/] run [cyan]{summary.run_id}[/] on {summary.model_name}")
+    say(f"  {summary.total_train_steps_executed} steps in {_fmt(summary.duration_seconds)} s, "
+        f"final train loss {_fmt(summary.final_train_loss)}")
     for ev in eff.evaluations:
-        console.print(f"  held-out {ev.metric}: {_fmt(ev.before)} -> {_fmt(ev.after)} (n={ev.n})")
-    console.print(f"  verdict: [{VERDICT_STYLE[eff.verdict]}]{eff.verdict}[/]")
+        say(f"  held-out {ev.metric}: {_fmt(ev.before)} -> {_fmt(ev.after)} (n={ev.n})")
+    say(f"  verdict: [{VERDICT_STYLE[eff.verdict]}]{eff.verdict}[/]")
     for reason in eff.reasons:
-        console.print(f"    - {reason}")
-    console.print(f"  model:   {summary.outputs.model_path}")
-    console.print(f"  summary: {summary.outputs.model_path}/training_summary.json")
+        say(f"    - {reason}")
+    say(f"  model:   {summary.outputs.model_path}")
+    say(f"  summary: {summary.outputs.model_path}/training_summary.json")
 
 
 def links(summary: TrainingSummary, ws) -> list[tuple[str, str]]:
@@ -88,7 +93,7 @@ def print_run(config, *, no_cache: bool = False, retries: int | None = None, con
     summary, hit = run_training(config, no_cache=no_cache, retries=retries, ws=ws, stage=stage)
     if hit:
         console.print(f"[bold]cache hit[/]: identical inputs already trained as run {summary.run_id}; nothing trained "
-                      "(--no-cache forces a run)")
+                      "(--no-cache forces a run)", soft_wrap=True)
     print_summary(summary, console)
     print_links(summary, ws, console)
     return summary

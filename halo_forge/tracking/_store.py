@@ -43,10 +43,13 @@ MAX_INPUT_TAG_VAL = 500
 CONFIG_ARTIFACT = "config.json"
 TRUNCATED = "...[truncated {n} chars; full value in artifact config.json]"
 
-# Fail fast when a tracking server is down: MLflow's defaults (7 retries with backoff, 120 s timeout)
+# Quiet, and fail fast when a tracking server is down: MLflow's defaults (7 retries with backoff, 120 s timeout)
 # make one refused call cost minutes. Only set when the user has not chosen their own.
 ENV_DEFAULTS = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
+    # MLflow's own INFO lines ("Creating initial MLflow database tables...") are not the run's story;
+    # its warnings and errors still print
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",

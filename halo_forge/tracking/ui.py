@@ -1,7 +1,7 @@
 """The MLflow UI on a workspace's tracking store: started by `halo-forge ui`, stopped by `halo-forge ui --stop`.
 
-`mlflow ui` runs in its own process group on 127.0.0.1 (the port it had last time when free, else 5000,
-else any free one), with its state in `<workspace>/.halo-forge/mlflow-ui.json` and its log in
+`mlflow ui` runs in its own process group on 127.0.0.1 (the port it had last time, or that the first link
+to one of its runs named, when free; else 5000; else any free one), with its state in `<workspace>/.halo-forge/mlflow-ui.json` and its log in
 `mlflow-ui.log` beside it. Stopping signals the whole group (its uvicorn server, and its huey job workers
 when job execution is on: killing `mlflow ui` by its pid alone leaves them running). With MLFLOW_TRACKING_URI set to a server, that server is the UI and
 nothing is started.
@@ -52,7 +52,7 @@ def status(ws) -> dict:
         info = json.loads(_state_file(ws).read_text())
     except (OSError, ValueError):
         return {"url": None, "pid": None, "running": False, "external": False}
-    running = pid_alive(info["pid"]) and healthy(info["url"])
+    running = bool(info.get("pid")) and pid_alive(info["pid"]) and healthy(info["url"])
     return {**info, "running": running, "external": False}
 
 
@@ -98,7 +98,7 @@ def start(ws) -> dict:
             raise HaloForgeError(f"the MLflow UI exited with code {proc.returncode}", hint=f"see {log_path}")
         if healthy(url):
             info = {"url": url, "pid": proc.pid, "port": port, "started": time.time()}
-            _state_file(ws).write_text(json.dumps(info) + "\n")
+            _record(ws, info)
             return {**info, "running": True, "external": False}
         time.sleep(0.25)
     _kill_group(proc.pid)
@@ -125,11 +125,12 @@ def _kill_group(pid: int) -> None:
 
 
 def stop(ws) -> bool:
-    """Stop the workspace's MLflow UI (its whole process group); False when none ran."""
+    """Stop the workspace's MLflow UI (its whole process group; its port stays recorded for the next start);
+    False when none ran."""
     st = status(ws)
-    _state_file(ws).unlink(missing_ok=True)
     if st["external"] or not st.get("pid"):
         return False
+    _record(ws, {"url": st["url"], "port": st["port"], "pid": None})
     try:
         os.killpg(st["pid"], 0)
     except ProcessLookupError:
@@ -138,9 +139,18 @@ def stop(ws) -> bool:
     return True
 
 
+def _record(ws, info: dict) -> None:
+    tmp = _state_file(ws).with_suffix(".tmp")
+    tmp.write_text(json.dumps(info) + "\n")
+    os.replace(tmp, _state_file(ws))
+
+
 def run_url(ws, mlflow_run_id: str) -> tuple[str, bool]:
-    """(the MLflow UI's page for a run, whether that UI answers now). A UI not started yet is given the
-    address `start` would pick first."""
+    """(the MLflow UI's page for a run, whether that UI answers now). For a workspace whose UI never ran, a
+    port is chosen now and recorded, so the link printed is where `halo-forge ui` will serve it."""
     st = status(ws)
-    base = st["url"] or f"http://127.0.0.1:{DEFAULT_PORT}"
-    return f"{base}/#/runs/{mlflow_run_id}", bool(st["running"])
+    if not st["url"]:
+        port = _choose_port(None)
+        st = {"url": f"http://127.0.0.1:{port}", "port": port, "pid": None, "running": False}
+        _record(ws, {k: st[k] for k in ("url", "port", "pid")})
+    return f"{st['url']}/#/runs/{mlflow_run_id}", bool(st["running"])
