@@ -124,9 +124,7 @@ def _recipe_run_name() -> str:
 @flow(name="post-training", log_prints=False, flow_run_name=_recipe_run_name)
 def post_training_flow(recipe_path: str, workspace_root: str, *, no_cache: bool = False, retries: int = 0) -> list[dict]:
     """Run a recipe's stages in order, each stage's model artifact feeding the next, each cached alone."""
-    from halo_forge.config import build_config
-    from halo_forge.orchestration.recipe import load_recipe, stage_config
-    from halo_forge.orchestration.run import run_training
+    from halo_forge.orchestration.recipe import load_recipe, run_stages
 
     ws = Workspace(Path(workspace_root))
     recipe = load_recipe(Path(recipe_path))
@@ -134,16 +132,9 @@ def post_training_flow(recipe_path: str, workspace_root: str, *, no_cache: bool 
     parent = tracker.start_parent(recipe.name, {"recipe": str(recipe.path), "stages": [s.name for s in recipe.stages]}) \
         if tracker is not None else None
     results: list[dict] = []
-    previous: str | None = None
     status = "failed"
     try:
-        for stage in recipe.stages:
-            config = build_config(registry.config_class(stage.trainer), stage_config(recipe, stage, previous))
-            summary, hit = run_training(config, no_cache=no_cache, retries=retries, parent_mlflow_run=parent, ws=ws,
-                                        command=["halo-forge", "recipe", "run", str(recipe.path)],
-                                        stage=f"{recipe.name}/{stage.name}")
-            results.append({"stage": stage.name, "cache_hit": hit, "summary": summary.model_dump(mode="json")})
-            previous = summary.outputs.model_path
+        run_stages(recipe, ws, results, no_cache=no_cache, retries=retries, parent_mlflow_run=parent)
         status = "completed"
     finally:
         if tracker is not None:

@@ -105,13 +105,18 @@ def _record_hit(summary: TrainingSummary, cache_key: str, stage: str | None) -> 
 
 def run_recipe(path, *, no_cache: bool = False, retries: int | None = None,
                ws: Workspace | None = None) -> list[dict]:
-    """Validate a recipe, then run `post_training_flow`; returns one {stage, cache_hit, summary} per stage."""
+    """Validate a recipe, then run `post_training_flow`; returns one {stage, cache_hit, summary} per stage.
+
+    When every stage is a recorded cache hit, the stages are answered from their records (each still shows in
+    Prefect as a Cached flow run) without starting the flow engine or an MLflow parent run: nothing trains."""
     from pathlib import Path
 
-    from halo_forge.orchestration.recipe import load_recipe
+    from halo_forge.orchestration.recipe import every_stage_recorded, load_recipe, run_stages
 
     ws = ws or find_workspace()
-    load_recipe(Path(path))  # every stage checked before anything starts
+    recipe = load_recipe(Path(path))  # every stage checked before anything starts
+    if not no_cache and every_stage_recorded(recipe, ws):
+        return run_stages(recipe, ws, [])
     with _tracking_helper(ws), _flow_run(ws):
         from halo_forge.orchestration.flow import post_training_flow
 
