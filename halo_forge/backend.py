@@ -71,43 +71,47 @@ def capabilities(backend: str) -> Capabilities:
     return Capabilities(backend=backend, bf16=bf16, bitsandbytes=bnb)
 
 
-def check_torch_config(config, caps: Capabilities) -> None:
-    """Refuse combinations the backend cannot run: 4-bit loading off CUDA, 8-bit optimisers without bnb."""
-    from halo_forge.config import BNB_OPTIMIZERS
+def torch_problems(config, caps: Capabilities) -> list:
+    """What the PyTorch backend cannot run for `config` (pure: nothing is loaded): an optimiser
+    transformers does not know, 4-bit loading off CUDA, 8-bit optimisers without bitsandbytes, LoftQ
+    off the GPU, half precision on the CPU."""
+    from halo_forge.config import BNB_OPTIMIZERS, Problem
 
-    from transformers.training_args import OptimizerNames
+    problems: list[Problem] = []
+    optim = getattr(config, "optim", None)
+    if optim is not None:
+        from transformers.training_args import OptimizerNames
 
-    problems = []
-    known = sorted(o.value for o in OptimizerNames)
-    if config.optim not in known:
-        common = "adamw_torch, adamw_torch_fused, adafactor, sgd, lion_32bit, " + ", ".join(BNB_OPTIMIZERS)
-        problems.append(f"--optim {config.optim!r} is not an optimiser transformers knows "
-                        f"(common: {common}; all {len(known)} are listed in transformers' OptimizerNames)")
-    if config.load_in_4bit and not (caps.gpu and caps.bitsandbytes):
+        known = sorted(o.value for o in OptimizerNames)
+        if optim not in known:
+            common = "adamw_torch, adamw_torch_fused, adafactor, sgd, lion_32bit, " + ", ".join(BNB_OPTIMIZERS)
+            problems.append(Problem("optim", optim, f"not an optimiser transformers knows (common: {common}; all "
+                                                    f"{len(known)} are listed in transformers' OptimizerNames)"))
+        if optim in BNB_OPTIMIZERS and not (caps.gpu and caps.bitsandbytes):
+            problems.append(Problem("optim", optim, f"a bitsandbytes optimiser: needs bitsandbytes and a CUDA/ROCm "
+                                                    f"GPU (backend {caps.backend}, bitsandbytes "
+                                                    f"{'installed' if caps.bitsandbytes else 'missing'}): use --optim "
+                                                    "adamw_torch"))
+    if getattr(config, "load_in_4bit", False) and not (caps.gpu and caps.bitsandbytes):
         need = "a CUDA GPU" if not caps.gpu else "bitsandbytes"
-        problems.append(f"--load-in-4bit (QLoRA) needs {need}; this run is on {caps.backend}"
-                        + ("" if caps.gpu else ": drop --load-in-4bit to train LoRA on full-precision weights")
-                        + (' (pip install "halo-forge[gpu]")' if caps.gpu else ""))
-    if config.optim in BNB_OPTIMIZERS and not (caps.gpu and caps.bitsandbytes):
-        need = "bitsandbytes and a CUDA/ROCm GPU"
-        problems.append(f"--optim {config.optim} is a bitsandbytes optimiser and needs {need} "
-                        f"(backend {caps.backend}, bitsandbytes {'installed' if caps.bitsandbytes else 'missing'}): "
-                        "use --optim adamw_torch")
+        problems.append(Problem("load_in_4bit", True, f"QLoRA needs {need}; this run is on {caps.backend}"
+                                + (": drop --load-in-4bit to train LoRA on full-precision weights" if not caps.gpu
+                                   else ' (pip install "halo-forge[gpu]")')))
     if getattr(config, "init_lora_weights", None) == "loftq":
         # PEFT 0.21's loftq_init quantises with bitsandbytes on a CUDA/XPU device and needs scipy.
         missing = [what for what, ok in (("a CUDA/ROCm GPU", caps.gpu), ("bitsandbytes", caps.bitsandbytes),
                                          ("scipy", importlib.util.find_spec("scipy") is not None)) if not ok]
         if missing:
-            problems.append(f"--init-lora-weights loftq needs {', '.join(missing)} (PEFT quantises the base "
-                            f"weights with bitsandbytes on the GPU; this run is on {caps.backend}): use "
-                            "--init-lora-weights pissa, olora or true, or run on a CUDA GPU with "
-                            'pip install "halo-forge[gpu]" scipy')
-    if config.precision in ("bf16", "fp16") and not caps.gpu:
-        problems.append(f"--precision {config.precision} needs a GPU; on {caps.backend} use --precision fp32 or auto")
-    if config.precision == "bf16" and caps.gpu and not caps.bf16:
-        problems.append("--precision bf16: this GPU has no bf16 support; use --precision fp16 or auto")
-    if problems:
-        raise BackendError("this config cannot run on this machine:\n  " + "\n  ".join(problems))
+            problems.append(Problem("init_lora_weights", "loftq", f"needs {', '.join(missing)} (PEFT quantises the "
+                                    f"base weights with bitsandbytes on the GPU; this run is on {caps.backend}): use "
+                                    "--init-lora-weights pissa, olora or true, or run on a CUDA GPU with "
+                                    'pip install "halo-forge[gpu]" scipy'))
+    precision = getattr(config, "precision", "auto")
+    if precision in ("bf16", "fp16") and not caps.gpu:
+        problems.append(Problem("precision", precision, f"needs a GPU; on {caps.backend} use --precision fp32 or auto"))
+    if precision == "bf16" and caps.gpu and not caps.bf16:
+        problems.append(Problem("precision", precision, "this GPU has no bf16 support; use --precision fp16 or auto"))
+    return problems
 
 
 # LoRA knobs the MLX trainers do not implement (MLX runs vanilla LoRA only).

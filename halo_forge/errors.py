@@ -56,3 +56,21 @@ class LaunchNotFound(DashboardError):
 
 class Unauthorized(DashboardError):
     """Raised when a request lacks the dashboard's token where one is required (off loopback, every POST)."""
+
+
+class VerifierError(HaloForgeError):
+    """Raised when a verifier name, option or plugin the user gave cannot be used."""
+
+
+class RunsError(HaloForgeError):
+    """Raised when a run-index request cannot be applied (a filter, sort key or limit), or the index is busy."""
+
+
+class RunNotFound(RunsError):
+    """Raised when no run with the given id is in the index."""
+
+
+class ReplayDiffers(HaloForgeError):
+    """Raised when a replay ran but its figures differ from the record (exit code 1, not 2)."""
+
+    exit_code = 1

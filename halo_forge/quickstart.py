@@ -55,7 +55,7 @@ def dpo_config(output_dir: Path, sft_model: str, seed: int = 42, max_steps: int 
 QUICKSTART_GRPO = dict(
     dataset="arithmetic_prompts", no_lora=True, max_steps=300, batch_size=64, num_generations=8,
     learning_rate=1e-4, lr_scheduler="cosine", warmup_steps=0, logging_steps=25, beta=0.0, temperature=1.0,
-    max_completion_length=6, verifiers=["math"], eval_max_new_tokens=8, max_length=64,
+    max_completion_length=6, verifiers=["math"], eval_max_new_tokens=8,
 )
 
 

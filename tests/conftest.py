@@ -35,12 +35,19 @@ def tiny_model_path():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _stop_local_prefect_server():
-    """Runs that go through the flow start one local Prefect server for the session; stop it at the end,
-    then remove the session's scratch home and workspace (about 25 MB a run otherwise left in the temp folder)."""
-    yield
+def _local_prefect_server():
+    """One local Prefect server for the session: started in the background as the session begins (so no
+    test waits ~10 s for it unless it needs it before it is up: `ensure_server` then waits on the start
+    lock), stopped at the end; then the session's scratch home and workspace are removed (about 25 MB a
+    run otherwise left in the temp folder)."""
+    import threading
+
     from halo_forge.orchestration import server
 
+    starter = threading.Thread(target=server.ensure_server, name="prefect-server-start", daemon=True)
+    starter.start()
+    yield
+    starter.join(timeout=120)
     server.stop()
     for folder in MADE:
         shutil.rmtree(folder, ignore_errors=True)

@@ -10,7 +10,7 @@ from halo_forge import __version__
 from halo_forge.cli.report import STRICT_HELP
 from halo_forge.errors import HaloForgeError
 
-app = typer.Typer(name="halo-forge", help="Post-training for language models: one command surface, ten trainers.",
+app = typer.Typer(name="halo-forge", help="Post-training for language models: one command surface for every trainer.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 
@@ -75,21 +75,12 @@ def quickstart(
 
 
 # Command groups: each module imports only typer/rich at load; trainers and services load lazily.
-from halo_forge.cli import platform, replay as replay_cli, runs, sft, workspace as workspace_cli  # noqa: E402
-
-from halo_forge.cli import dpo, orpo, rm  # noqa: E402
+from halo_forge.cli import platform, replay as replay_cli, runs, workspace as workspace_cli  # noqa: E402
 from halo_forge.cli import verifiers as verifiers_cli  # noqa: E402
-from halo_forge.cli import rlcmd  # noqa: E402
 from halo_forge.cli import dashboard as dashboard_cli  # noqa: E402
 from halo_forge.cli import ui as ui_cli  # noqa: E402
 
-app.add_typer(sft.app, name="sft")
-app.add_typer(dpo.app, name="dpo")
-app.add_typer(orpo.app, name="orpo")
-app.add_typer(rm.app, name="rm")
 app.add_typer(verifiers_cli.app, name="verifiers")
-app.add_typer(rlcmd.grpo_app, name="grpo")
-app.add_typer(rlcmd.raft_app, name="raft")
 app.add_typer(platform.recipe_app, name="recipe")
 app.add_typer(runs.app, name="runs")
 app.add_typer(replay_cli.app, name="replay")
@@ -101,13 +92,13 @@ app.command("ui")(ui_cli.ui)
 
 
 def _build() -> "typer.main.click.Group":
-    """The click group: typer's commands plus the `train` commands generated from the configs."""
+    """The click group: typer's commands plus one group per trainer, generated from its config."""
+    from halo_forge.cli.trainers import trainer_group
+    from halo_forge.registry import modalities
+
     group = typer.main.get_command(app)
-    group.commands["sft"].add_command(sft.train_command(), "train")
-    for name, module in (("dpo", dpo), ("orpo", orpo), ("rm", rm)):
-        group.commands[name].add_command(module.train_command(), "train")
-    for name in ("grpo", "raft"):
-        group.commands[name].add_command(rlcmd.train_command(name), "train")
+    for modality in modalities():
+        group.add_command(trainer_group(modality), modality)
     return group
 
 

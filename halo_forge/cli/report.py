@@ -47,6 +47,12 @@ def print_summary(summary: TrainingSummary, console: Console | None = None) -> N
     say(f"  verdict: [{VERDICT_STYLE[eff.verdict]}]{eff.verdict}[/]")
     for reason in eff.reasons:
         say(f"    - {reason}")
+    errors = summary.extra.get("platform_errors") or []
+    if errors:
+        say("  [yellow]platform errors[/] (the run and its model are fine; `halo-forge runs sync` retries what was "
+            "not recorded):")
+        for problem in errors:
+            say(f"    - {problem}")
     say(f"  model:   {summary.outputs.model_path}")
     say(f"  summary: {summary.outputs.model_path}/training_summary.json")
 

@@ -10,23 +10,14 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from halo_forge.config import TrainConfig, build_config, flag_name
+from halo_forge.config import REPEATED_FLAGS, TrainConfig, build_config, flag_name
 
 RUN_OPTIONS = ("config", "no_cache", "retries", "strict")  # options of the run, not fields of its config
-
-
-def repeatable(trainer: str) -> dict[str, tuple[str, type]]:
-    if trainer not in ("grpo", "raft"):
-        return {}
-    from halo_forge.cli.rlcmd import REPEATABLE
-
-    return REPEATABLE
 
 
 def flags(trainer: str, config: TrainConfig) -> list[str] | None:
     """`[trainer, "train", --flag, value, …]` giving exactly `config`, or None when flags cannot."""
     cls = type(config)
-    repeat = repeatable(trainer)
     args = [trainer, "train"]
     for name, value in config.model_dump(mode="json", include=config.model_fields_set).items():
         default = cls.model_fields[name].default
@@ -37,10 +28,10 @@ def flags(trainer: str, config: TrainConfig) -> list[str] | None:
                 return None
             args.append(flag_name(name))
         elif isinstance(value, list):
-            if name not in repeat:
+            if name not in REPEATED_FLAGS:
                 return None
             for item in value:
-                args += [repeat[name][0], str(item)]
+                args += [flag_name(name), str(item)]
         elif isinstance(value, dict):
             return None
         else:
@@ -52,9 +43,9 @@ def _parses_back(trainer: str, args: list[str], config: TrainConfig) -> bool:
     """Parse `args` with the real `halo-forge <trainer> train` command and rebuild the config."""
     import click
 
-    from halo_forge.cli.main import _build
+    from halo_forge.cli.trainers import trainer_group
 
-    command = _build().commands[trainer].commands["train"]
+    command = trainer_group(trainer).commands["train"]
     try:
         ctx = command.make_context("train", list(args[2:]))
     except click.ClickException:

@@ -36,11 +36,9 @@ DESCRIPTIONS = {
 
 
 def _datasets(trainer: str) -> list[Choice]:
-    from halo_forge.data.prompts import PROMPT_DATASETS
-    from halo_forge.data.registry import PREFERENCE_DATASETS, SFT_DATASETS
+    from halo_forge.dispatch import load_ref
 
-    table = {"sft": SFT_DATASETS, "dpo": PREFERENCE_DATASETS, "orpo": PREFERENCE_DATASETS,
-             "rm": PREFERENCE_DATASETS, "grpo": PROMPT_DATASETS, "raft": PROMPT_DATASETS}[trainer]
+    table = load_ref(registry.config_class(trainer).datasets)
     return [Choice(name=s.name, source=s.source, description=s.description) for s in table.values()
             if not s.needs or s.needs == trainer]
 
@@ -60,16 +58,15 @@ def _type(annotation: Any) -> tuple[str, list[str] | None]:
 
 def fields(trainer: str, cls) -> dict[str, dict[str, Any]]:
     """Each config field: type, default (JSON), description, choices and its command-line flag."""
-    from halo_forge.dashboard.command import repeatable
+    from halo_forge.config import flag_name
 
-    repeat = repeatable(trainer)
     out = {}
     for name, field in cls.model_fields.items():
         kind, choices = _type(field.annotation)
         default = field.default
         out[name] = {"type": kind, "default": str(default) if isinstance(default, Path) else default,
                      "description": field.description or "", "choices": choices,
-                     "flag": repeat[name][0] if name in repeat else "--" + name.replace("_", "-")}
+                     "flag": flag_name(name)}
     return out
 
 

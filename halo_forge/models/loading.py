@@ -69,41 +69,45 @@ def load_tokenizer(ref: str):
     return tok
 
 
-def load_causal_lm(ref: str, *, dtype=None, quantization_config=None, device_map=None):
-    """A causal LM; a LoRA adapter folder is loaded on its base and merged, so stages can chain."""
-    from transformers import AutoModelForCausalLM
+def _unfrozen(model):
+    """Merged weights train like any loaded model's (PEFT froze the base while the adapter was attached)."""
+    for p in model.parameters():
+        if p.is_floating_point():
+            p.requires_grad_(True)
+    return model
 
-    kwargs = dict(dtype=dtype, quantization_config=quantization_config, device_map=device_map)
+
+def _load(auto_class, ref: str, **kwargs):
+    """`auto_class.from_pretrained(ref)`; a LoRA adapter folder is loaded on its base and merged, so stages
+    can chain. Keyword arguments that are None are left out."""
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     base = adapter_base(ref)
     try:
         if base is None:
-            return AutoModelForCausalLM.from_pretrained(ref, **kwargs)
+            return auto_class.from_pretrained(ref, **kwargs)
         from peft import PeftModel
 
-        model = AutoModelForCausalLM.from_pretrained(resolve_model(base), **kwargs)
-        return PeftModel.from_pretrained(model, ref).merge_and_unload()
+        model = auto_class.from_pretrained(resolve_model(base), **kwargs)
+        return _unfrozen(PeftModel.from_pretrained(model, ref).merge_and_unload())
     except OSError as exc:
         raise ModelError(f"cannot load model {ref!r}: {str(exc).splitlines()[0]}",
                          hint="check the model name and your network (or HF_TOKEN), or pass a local folder") from None
 
 
-def load_sequence_classifier(ref: str, *, dtype=None, num_labels: int = 1):
-    """A sequence-classification (reward) model; a LoRA adapter folder is loaded on its base and merged."""
+def load_causal_lm(ref: str, *, dtype=None, quantization_config=None, device_map=None):
+    """A causal LM (a LoRA adapter folder: its base with the adapter merged)."""
+    from transformers import AutoModelForCausalLM
+
+    return _load(AutoModelForCausalLM, ref, dtype=dtype, quantization_config=quantization_config,
+                 device_map=device_map)
+
+
+def load_sequence_classifier(ref: str, *, dtype=None, quantization_config=None, num_labels: int = 1):
+    """A sequence-classification (reward) model (a LoRA adapter folder: its base with the adapter merged)."""
     from transformers import AutoModelForSequenceClassification
 
-    kwargs = {"num_labels": num_labels, **({"dtype": dtype} if dtype is not None else {})}
-    base = adapter_base(ref)
-    try:
-        if base is None:
-            return AutoModelForSequenceClassification.from_pretrained(ref, **kwargs)
-        from peft import PeftModel
-
-        model = AutoModelForSequenceClassification.from_pretrained(resolve_model(base), **kwargs)
-        return PeftModel.from_pretrained(model, ref).merge_and_unload()
-    except OSError as exc:
-        raise ModelError(f"cannot load model {ref!r}: {str(exc).splitlines()[0]}",
-                         hint="check the model name and your network (or HF_TOKEN), or pass a local folder") from None
+    return _load(AutoModelForSequenceClassification, ref, num_labels=num_labels, dtype=dtype,
+                 quantization_config=quantization_config)
 
 
 def peft_config(config, task_type: str = "CAUSAL_LM"):

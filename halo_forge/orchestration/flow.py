@@ -9,6 +9,7 @@ cache hit repeats none of it.
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -25,21 +26,42 @@ from halo_forge.orchestration.record import record_failure, record_success
 from halo_forge.orchestration.run import TRAINED
 from halo_forge.workspace import Workspace
 
+log = logging.getLogger("halo_forge.platform")
+
 
 def _key_from_parameters(context, parameters) -> str:
     return parameters["cache_key"].split(":")[-1]
 
 
+# errno values of I/O failures that may pass on a second try (a full disk or a read-only folder will not)
+TRANSIENT_ERRNO = frozenset({"EAGAIN", "EBUSY", "EINTR", "EIO", "ETIMEDOUT", "ECONNRESET", "ECONNREFUSED",
+                             "ECONNABORTED", "EHOSTUNREACH", "ENETUNREACH", "ESTALE"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Only I/O and connection failures are retried: never user mistakes (HaloForgeError) nor bugs —
+    torch reports shape and dtype bugs as RuntimeError, which keeps its traceback and fails at once."""
+    import errno
+
+    if isinstance(exc, HaloForgeError):
+        return False
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, OSError):
+        return errno.errorcode.get(exc.errno or 0) in TRANSIENT_ERRNO
+    try:
+        import httpx
+
+        return isinstance(exc, httpx.TransportError)
+    except ImportError:  # pragma: no cover - httpx is a dependency
+        return False
+
+
 def _transient(task, task_run, state) -> bool:
-    """Retry only what may succeed on a second try: never user mistakes or bugs in our code."""
     try:
         state.result()
-    except HaloForgeError:
-        return False
-    except (OSError, TimeoutError, ConnectionError, RuntimeError):
-        return True
-    except Exception:  # noqa: BLE001 - anything else is a bug: keep its traceback, do not retry
-        return False
+    except Exception as exc:  # noqa: BLE001 - classified, not swallowed: the task's own state keeps it
+        return is_transient(exc)
     return False
 
 
@@ -140,5 +162,7 @@ def post_training_flow(recipe_path: str, workspace_root: str, *, no_cache: bool 
         if tracker is not None:
             from halo_forge.tracking.story import stage_facts
 
-            tracker.finish_parent(status, [stage_facts(r["stage"], r["summary"], r["cache_hit"]) for r in results])
+            stages = [stage_facts(r["stage"], r["summary"], r["cache_hit"]) for r in results]
+            for problem in tracker.finish_parent(status, stages):
+                log.warning("recipe %s: mlflow: %s", recipe.name, problem)
     return results

@@ -60,6 +60,17 @@ def _flow_run(ws: Workspace):
         yield
 
 
+def _check(config) -> None:
+    """Refuse, before anything starts, a config this machine cannot run (pure: nothing is built)."""
+    from halo_forge.config import config_error
+
+    from halo_forge.training.trainer import output_problems
+
+    problems = registry.check(config) + output_problems(config)
+    if problems:
+        raise config_error(type(config), problems, "this machine")
+
+
 def _retries(retries: int | None) -> int:
     return int(os.environ.get("HALO_FORGE_RETRIES", "0")) if retries is None else retries
 
@@ -83,7 +94,7 @@ def run_training(config, *, no_cache: bool = False, retries: int | None = None, 
         # A record whose model is gone or changed is stale: make Prefect's cache train again too.
         no_cache = cache.record_path(ws, inputs.cache_key).exists()
     with _tracking_helper(ws):
-        registry.get_trainer(config)  # validate against the backend and the output folder before starting anything
+        _check(config)  # every problem with the backend and the output folder, before anything starts
         payload_inputs = {**inputs.__dict__, "data_file": str(inputs.data_file)}
         with _flow_run(ws):
             from halo_forge.orchestration.flow import train_flow

@@ -19,17 +19,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, Mapping, Sequence
 
-from halo_forge.errors import HaloForgeError
+from halo_forge.errors import RunNotFound, RunsError  # noqa: F401 - raised here, defined with the others
 from halo_forge.runs.columns import (HEADLINE, STATUSES, SUMMARY_FIELDS, VERDICTS, Column, parse_time,
                                      resolve_column)
-
-
-class RunsError(HaloForgeError):
-    """A bad run-index request: a filter, sort key or limit that cannot be applied."""
-
-
-class RunNotFound(RunsError):
-    """No run with that id is in the index."""
 
 
 OPS = (">=", "<=", "!=", "==", "=", ">", "<", "~")

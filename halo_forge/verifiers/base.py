@@ -19,15 +19,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Sequence
 
-from halo_forge.errors import ConfigError, DataError, HaloForgeError
+from halo_forge.errors import ConfigError, DataError, HaloForgeError, VerifierError  # noqa: F401
 
 ENTRY_POINT_GROUP = "halo_forge.verifiers"
 BUILTIN_MODULES = ("execution", "pytest_tests", "humaneval", "math_answer", "json_schema", "regex_format",
                    "llm_judge")
-
-
-class VerifierError(HaloForgeError):
-    """A verifier name, option or plugin the user gave cannot be used."""
 
 
 class VerifierPluginWarning(UserWarning):
