@@ -32,7 +32,8 @@ def _state_file() -> Path:
     return state_dir() / "server.json"
 
 
-def _healthy(url: str, timeout: float = 1.0) -> bool:
+def healthy(url: str, timeout: float = 1.0) -> bool:
+    """Whether the Prefect API at `url` (ending in /api) answers its health check."""
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=timeout) as resp:
             return resp.status == 200
@@ -82,12 +83,12 @@ def status() -> dict:
     """{'url', 'pid', 'running', 'external'}: the server runs in this process's view."""
     if os.environ.get("PREFECT_API_URL") and not os.environ.get("HALO_FORGE_PREFECT_OWNED"):
         url = os.environ["PREFECT_API_URL"]
-        return {"url": url, "pid": None, "running": _healthy(url.removesuffix("/api") + "/api"), "external": True}
+        return {"url": url, "pid": None, "running": healthy(url.removesuffix("/api") + "/api"), "external": True}
     try:
         info = json.loads(_state_file().read_text())
     except (OSError, ValueError):
         return {"url": None, "pid": None, "running": False, "external": False}
-    running = pid_alive(info["pid"]) and _healthy(info["url"])
+    running = pid_alive(info["pid"]) and healthy(info["url"])
     return {**info, "running": running, "external": False}
 
 
@@ -135,7 +136,7 @@ def _start() -> dict:
             if proc.poll() is not None:
                 raise HaloForgeError(f"the local Prefect server exited with code {proc.returncode}",
                                      hint=f"see {d / 'server.log'}; or set PREFECT_API_URL to a running server")
-            if _healthy(url):
+            if healthy(url):
                 info = {"url": url, "pid": proc.pid, "port": port, "started": time.time()}
                 tmp = _state_file().with_suffix(".tmp")
                 tmp.write_text(json.dumps(info))

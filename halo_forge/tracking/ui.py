@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from halo_forge.errors import HaloForgeError
@@ -35,12 +34,11 @@ def _remote(ws) -> str | None:
     return uri.rstrip("/") if uri.split(":", 1)[0].lower() in ("http", "https") else None
 
 
-def healthy(url: str, timeout: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
+def healthy(url: str) -> bool:
+    """Whether the MLflow server at `url` answers its /health check (as Prefect's API does)."""
+    from halo_forge.orchestration.server import healthy as answers
+
+    return answers(url)
 
 
 def status(ws) -> dict:
