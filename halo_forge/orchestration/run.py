@@ -125,11 +125,12 @@ def run_recipe(path, *, no_cache: bool = False, retries: int | None = None,
     from halo_forge.orchestration.recipe import every_stage_recorded, load_recipe, run_stages
 
     ws = ws or find_workspace()
-    recipe = load_recipe(Path(path))  # every stage checked before anything starts
-    if not no_cache and every_stage_recorded(recipe, ws):
-        return run_stages(recipe, ws, [])
-    with _tracking_helper(ws), _flow_run(ws):
-        from halo_forge.orchestration.flow import post_training_flow
+    with _tracking_helper(ws):  # MLflow opens in its helper while the stages are checked (that imports torch)
+        recipe = load_recipe(Path(path))  # every stage checked before anything starts
+        if not no_cache and every_stage_recorded(recipe, ws):
+            return run_stages(recipe, ws, [])
+        with _flow_run(ws):
+            from halo_forge.orchestration.flow import post_training_flow
 
-        return post_training_flow(str(Path(path).resolve()), str(ws.root), no_cache=no_cache,
-                                  retries=_retries(retries))
+            return post_training_flow(str(Path(path).resolve()), str(ws.root), no_cache=no_cache,
+                                      retries=_retries(retries))
