@@ -48,6 +48,6 @@ def _local_prefect_server():
     starter.start()
     yield
     starter.join(timeout=120)
-    server.stop()
+    server.stop(force=True)
     for folder in MADE:
         shutil.rmtree(folder, ignore_errors=True)

@@ -158,3 +158,46 @@ def test_missing_dataset_file_is_named(in_workspace, capsys):
     err = capsys.readouterr().err
     assert f"the run's dataset file is missing: {ws.root / '.halo-forge/datasets/deleted.json'}" in err
     assert not (folder / LOG).exists()
+
+
+def _owned_by(pid: int) -> list[int]:
+    """Processes started under `replay` whose owner (HALO_FORGE_REPLAY_OWNER) is `pid`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            env = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(e.startswith(f"HALO_FORGE_REPLAY_OWNER={pid}:".encode()) for e in env):
+            found.append(int(proc.name))
+    return found
+
+
+def test_killing_replay_ends_its_children(in_workspace):
+    """`kill -9` of `halo-forge replay` takes `dvc` and the re-training it started along."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ws, summary, *_ = in_workspace
+    env = {**os.environ, "HALO_FORGE_WORKSPACE": str(ws.root)}
+    replay = subprocess.Popen([sys.executable, "-m", "halo_forge.cli.main", "replay", summary.run_id], env=env,
+                              cwd=ws.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        children = _owned_by(replay.pid)
+        if any(b"exec" in Path(f"/proc/{c}/cmdline").read_bytes() for c in children if Path(f"/proc/{c}").exists()):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("`replay exec` never started")
+    os.kill(replay.pid, signal.SIGKILL)
+    replay.wait()
+    deadline = time.monotonic() + 15
+    while _owned_by(replay.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _owned_by(replay.pid) == [], "children of the killed replay kept running"

@@ -8,7 +8,7 @@ import sys
 from contextlib import contextmanager
 
 from halo_forge import registry
-from halo_forge.orchestration import cache
+from halo_forge.orchestration import cache, console, liveness, resilience
 from halo_forge.orchestration.inputs import resolve_inputs
 from halo_forge.summary import TrainingSummary
 from halo_forge.workspace import Workspace, find_workspace
@@ -54,9 +54,9 @@ def _flow_run(ws: Workspace):
     SIGTERM unwinding like Ctrl-C, and the flow settings (see `server.flow_settings`)."""
     from halo_forge.orchestration import server
 
-    server.ensure_server()
+    url = server.ensure_server()
     os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(ws.results_dir / "prefect"))
-    with _sigterm_as_interrupt(), server.flow_settings():
+    with _sigterm_as_interrupt(), server.flow_settings(), console.quiet_prefect(url):
         yield
 
 
@@ -80,15 +80,18 @@ def run_training(config, *, no_cache: bool = False, retries: int | None = None, 
                  stage: str | None = None) -> tuple[TrainingSummary, bool]:
     """Train `config` through `train_flow` unless an identical run is recorded; returns (summary, cache_hit).
 
-    `stage` ("quickstart/dpo") names the recipe stage in Prefect and MLflow. A hit answered from the record
-    is still recorded in Prefect as a Cached flow run (`flowruns.record_cache_hit`); its id is
-    `summary.extra["prefect_cache_hit_flow_run_id"]`."""
+    A cache hit places the recorded model at `config.output` (see `cache.materialise`) and is still recorded
+    in Prefect as a Cached flow run (`flowruns.record_cache_hit`; its id is
+    `summary.extra["prefect_cache_hit_flow_run_id"]`). `stage` ("quickstart/dpo") names the recipe stage in
+    Prefect and MLflow. Runs that died (killed) are cleaned up first (`liveness.sweep`); a Prefect API lost
+    after training is a platform error in the summary (`resilience.recover`)."""
     ws = ws or find_workspace()
+    liveness.sweep()
     inputs = resolve_inputs(config, ws)
     if not no_cache:
         hit = cache.lookup(ws, inputs.cache_key)
         if hit is not None:
-            summary = TrainingSummary.model_validate(hit)
+            summary = cache.materialise(TrainingSummary.model_validate(hit), config.output, overwrite=config.overwrite)
             _record_hit(summary, inputs.cache_key, stage)
             return summary, True
         # A record whose model is gone or changed is stale: make Prefect's cache train again too.
@@ -99,11 +102,19 @@ def run_training(config, *, no_cache: bool = False, retries: int | None = None, 
         with _flow_run(ws):
             from halo_forge.orchestration.flow import train_flow
 
-            payload = train_flow(config.modality, config.model_dump(mode="json"), payload_inputs, str(ws.root),
-                                 no_cache=no_cache, retries=_retries(retries), command=command or sys.argv,
-                                 parent_mlflow_run=parent_mlflow_run, stage=stage)
+            try:
+                payload = train_flow(config.modality, config.model_dump(mode="json"), payload_inputs, str(ws.root),
+                                     no_cache=no_cache, retries=_retries(retries), command=command or sys.argv,
+                                     parent_mlflow_run=parent_mlflow_run, stage=stage)
+            except Exception as exc:
+                recovered = resilience.recover(ws, inputs.cache_key, TRAINED, exc)
+                if recovered is None:
+                    raise
+                payload = recovered.model_dump(mode="json")
     summary = TrainingSummary.model_validate(payload)
-    return summary, summary.run_id not in TRAINED
+    if summary.run_id in TRAINED:
+        return summary, False
+    return cache.materialise(summary, config.output, overwrite=config.overwrite), True  # Prefect's own cache hit
 
 
 def _record_hit(summary: TrainingSummary, cache_key: str, stage: str | None) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import time
 from pathlib import Path
 
 from halo_forge.errors import HaloForgeError
+from halo_forge.lineage.dvcrepo import end_group
 from halo_forge.paths import pid_alive
 
 DEFAULT_PORT = 5000
@@ -99,27 +99,8 @@ def start(ws) -> dict:
             _record(ws, info)
             return {**info, "running": True, "external": False}
         time.sleep(0.25)
-    _kill_group(proc.pid)
+    end_group(proc.pid, grace=10)
     raise HaloForgeError(f"the MLflow UI did not answer within {STARTUP_TIMEOUT_S} s", hint=f"see {log_path}")
-
-
-def _kill_group(pid: int) -> None:
-    """SIGTERM to the process group (the server and its workers), SIGKILL to what is left after 10 s."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.2)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def stop(ws) -> bool:
@@ -133,7 +114,7 @@ def stop(ws) -> bool:
         os.killpg(st["pid"], 0)
     except ProcessLookupError:
         return False
-    _kill_group(st["pid"])
+    end_group(st["pid"], grace=10)
     return True
 
 
