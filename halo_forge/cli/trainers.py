@@ -34,7 +34,8 @@ def show_datasets(cls) -> None:
 
     from halo_forge.dispatch import load_ref
 
-    specs = load_ref(cls.datasets)
+    # a short name another trainer needs (llava: the vlm trainer) is refused by this one's --dataset: not listed
+    specs = {name: spec for name, spec in load_ref(cls.datasets).items() if spec.needs in (None, cls.modality)}
     table = Table(title=f"{cls.modality.upper()} datasets (or any hub id, or --data FILE)")
     # names and sources are what users copy: never cut them short with "…" on a narrow terminal
     table.add_column("name", no_wrap=True, min_width=max(map(len, specs)))
@@ -43,7 +44,7 @@ def show_datasets(cls) -> None:
     for spec in specs.values():
         source = spec.source + (f" ({spec.config})" if spec.config else "") + \
             (f" [{spec.split}]" if spec.split != "train" else "")
-        table.add_row(spec.name, source, spec.description + (f" Needs the {spec.needs} trainer." if spec.needs else ""))
+        table.add_row(spec.name, source, spec.description)
     Console().print(table)
 
 
