@@ -54,7 +54,13 @@ def recipe_run(tmp_path_factory, tiny_model_path):
     yield root, env, done
     state = root / "ws" / ".halo-forge" / "mlflow-ui.json"
     pid = json.loads(state.read_text()).get("pid") if state.exists() else None
-    stopped = cli("ui", "--stop", env=env, cwd=root)
+    # the session's Prefect server is left to the session (other tests use it): named by PREFECT_API_URL, it is
+    # not this command's to stop
+    from halo_forge.orchestration import server
+
+    url = server.status()["url"]
+    shared = {**env, "HALO_FORGE_PREFECT_OWNED": "", **({"PREFECT_API_URL": url} if url else {})}
+    stopped = cli("ui", "--stop", env=shared, cwd=root)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     if pid:  # the MLflow UI ran: its whole process group is gone, not only `mlflow ui` itself
         assert "stopped the MLflow UI" in stopped.stdout, stopped.stdout
