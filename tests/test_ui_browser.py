@@ -1,7 +1,8 @@
 """The Prefect and MLflow UIs in a real browser (Debian's `chromium`, headless, driven by Playwright), after a real
 recipe run through the real CLI: the Prefect UI that `halo-forge server status` prints lists the flow run named
 after the halo-forge run id and its stage; the MLflow run page that the CLI links to shows the verdict and its
-reasons without opening an artifact. The same run's console shows our lines only."""
+reasons without opening an artifact. The same run's console (SFT, DPO and GRPO stages, as in the quickstart) shows our
+lines only."""
 
 from __future__ import annotations
 
@@ -29,9 +30,19 @@ stages:
     trainer: sft
     config: {dataset: arithmetic, no_lora: true, max_steps: 3, batch_size: 8, max_eval_samples: 8,
              eval_max_new_tokens: 4, max_length: 32, logging_steps: 1}
+  - name: dpo    # the quickstart's three trainers: each brings its own library warnings
+    trainer: dpo
+    config: {dataset: arithmetic_pref, no_lora: true, max_steps: 1, batch_size: 4, max_eval_samples: 8,
+             eval_max_new_tokens: 4, max_length: 32, logging_steps: 1}
+  - name: grpo
+    trainer: grpo
+    config: {dataset: arithmetic_prompts, no_lora: true, max_steps: 1, batch_size: 4, num_generations: 2,
+             max_eval_samples: 8, eval_max_new_tokens: 4, max_completion_length: 4, logging_steps: 1,
+             verifiers: [math]}
 """
 # What a normal run may print: progress, the stage rule, the summary and the two links. Nothing else.
-OUR_LINES = [r"sft: step \d+/\d+ loss \S+ elapsed \d+s eta \d+s", r"─+ stage sft ─+", r"sft run sft-\d+ on \S+",
+OUR_LINES = [r"(sft|dpo|grpo): step \d+/\d+ loss \S+ elapsed \d+s eta \d+s", r"─+ stage (sft|dpo|grpo) ─+",
+             r"(sft|dpo|grpo) run \1-\d+ on \S+",
              r"  \d+ steps in \S+ s, final train loss \S+", r"  held-out \w+: \S+ -> \S+ \(n=\d+\)",
              r"  verdict: (passed|warned|failed)", r"    - .+", r"  model: +\S+", r"  summary: +\S+",
              r"  MLflow: +http://127\.0\.0\.1:\d+/#/runs/[0-9a-f]{32}(  \(`halo-forge ui` serves it\))?",
@@ -73,8 +84,8 @@ def test_a_normal_run_prints_our_lines_only(recipe_run):
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     strangers = [line for line in lines if not any(re.fullmatch(p, line) for p in OUR_LINES)]
     assert not strangers, "\n".join(strangers)  # no MLflow INFO lines, no library FutureWarnings
-    assert sum(line.startswith("  MLflow: ") for line in lines) == 1
-    assert sum(line.startswith("  Prefect: ") for line in lines) == 1
+    assert sum(line.startswith("  MLflow: ") for line in lines) == 3  # one pair of links per stage
+    assert sum(line.startswith("  Prefect: ") for line in lines) == 3
 
 
 def test_prefect_ui_shows_the_run_under_its_id_and_stage(recipe_run):
