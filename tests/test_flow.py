@@ -112,9 +112,13 @@ def test_recipe_chains_stages_and_caches_each(workspace, capsys):
     assert flow_run["name"] == f"{first.run_id} · two/first (cache hit)" and flow_run["state_name"] == "Cached"
     assert "stage:two/first" in flow_run["tags"] and "cache-hit" in flow_run["tags"]
     (task_run,) = _prefect("task_runs/filter", {"flow_runs": {"id": {"any_": [hit_link]}}})
-    assert task_run["cache_key"] == first.inputs.cache_key.split(":")[-1]
+    key = first.inputs.cache_key.split(":")[-1]
+    assert task_run["cache_key"] == key and task_run["name"] == f"train (cached) · key {key[:12]}"
     trained = _prefect(f"flow_runs/{first.inputs.model_extra['prefect_flow_run_id']}")
     assert trained["name"] == f"{first.run_id} · two/first" and f"run:{first.run_id}" in trained["tags"]
+    # the trained run's task shows the same key (Prefect 3 leaves its cache_key empty)
+    trained_tasks = _prefect("task_runs/filter", {"flow_runs": {"id": {"any_": [trained["id"]]}}})
+    assert [t["name"] for t in trained_tasks] == [f"train · key {key[:12]}"], trained_tasks
 
 
 def _prefect(path: str, body: dict | None = None):

@@ -69,7 +69,8 @@ def _transient(task, task_run, state) -> bool:
     return False
 
 
-@task(name="train", persist_result=True, result_serializer="json", retry_condition_fn=_transient)
+@task(name="train", persist_result=True, result_serializer="json", retry_condition_fn=_transient,
+      task_run_name=flowruns.train_task_name)
 def train_task(modality: str, config_json: dict, cache_key: str, data_file: str, lineage: dict,
                workspace_root: str, command: list[str], parent_mlflow_run: str | None = None,
                stage: str | None = None) -> dict:

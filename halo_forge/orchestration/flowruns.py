@@ -7,6 +7,8 @@
   recorded: `record_cache_hit` creates, over Prefect's REST API (standard library only, ~50 ms), a
   flow run in the Cached (Completed) state named "<run id> · <stage> (cache hit)" with a `train` task
   run whose `cache_key` is the run's key. Inside a recipe's flow run it is nested there as a subflow.
+- The `train` task run is named "train · key <the key's first 12 hex digits>" ("train (cached) · …" for a
+  hit), so a trained run and its hits show the same key: Prefect 3 leaves a task run's `cache_key` empty.
 
 Nothing here may fail a run: Prefect refusing a name or a record is logged and ignored.
 """
@@ -42,6 +44,20 @@ def tags(modality: str, model: str | None, stage: str | None, run_id: str | None
     if run_id:
         out.append(f"run:{run_id}")
     return out
+
+
+def task_name(cache_key: str, *, cached: bool = False) -> str:
+    """The `train` task run's name: "train · key 9509fac5ba5b" (the cache key's first 12 hex digits). Prefect 3
+    keeps a task's cache key client-side (it is the result's storage key) and leaves the task run's `cache_key`
+    empty, so the name carries it; the flow run's parameters hold it whole (`inputs.cache_key`)."""
+    return f"train{' (cached)' if cached else ''} · key {cache_key.split(':')[-1][:12]}"
+
+
+def train_task_name() -> str:
+    """`task_run_name` of the `train` task (Prefect calls this inside the task run)."""
+    from prefect.runtime import task_run
+
+    return task_name(str(task_run.parameters.get("cache_key") or "?"))
 
 
 def starting_name() -> str:
@@ -112,7 +128,7 @@ def record_cache_hit(summary, cache_key: str, stage: str | None = None) -> str |
                 "state": state})["id"]
         run = _post(api, "flow_runs/", body)
         _post(api, "task_runs/", {"flow_run_id": run["id"], "task_key": "train", "dynamic_key": "0",
-                                  "name": "train (cached)", "cache_key": cache_key.split(":")[-1],
+                                  "name": task_name(cache_key, cached=True), "cache_key": cache_key.split(":")[-1],
                                   "state": {**state, "state_details": {"cache_key": cache_key.split(":")[-1]}}})
         return run["id"]
     except Exception as exc:  # noqa: BLE001 - Prefect down or refusing: the hit stands, unrecorded there
