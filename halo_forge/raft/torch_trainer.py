@@ -133,12 +133,16 @@ class TorchRAFTTrainer(rl.RolloutTrainer):
         write_json_atomic(cache, {"policy": policy_ref, "samples": samples})
         return samples, time.monotonic() - t0
 
+    def training_rows(self, kept: list[dict]) -> list[dict]:
+        """What the kept samples train on (a subclass with richer samples turns them into its own rows)."""
+        return [{"prompt": r["prompt"], "completion": r["completion"]} for r in kept]
+
     def _fine_tune(self, model, tokenizer, kept: list[dict], folder, callbacks):
         """SFT on the kept samples with TRL; an adapter is merged so the next cycle loads a plain model."""
         from datasets import Dataset
         from trl import SFTConfig as TRLSFTConfig, SFTTrainer
 
-        rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in kept]
+        rows = self.training_rows(kept)
         with training.no_tqdm():
             trainer = SFTTrainer(model=model, args=TRLSFTConfig(**self.plan["trl"], output_dir=str(folder / "trainer")),
                                  train_dataset=Dataset.from_list(rows), processing_class=tokenizer,

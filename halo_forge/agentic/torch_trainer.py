@@ -1,0 +1,193 @@
+"""Agentic training on PyTorch: SFT on tool traces, GRPO with TRL's tool loop, or RAFT cycles over episodes.
+
+    halo-forge agentic train --method sft --dataset tool_world --model halo-forge/tiny --no-lora --max-steps 600
+    halo-forge agentic train --method raft --dataset tool_world --model outputs/agentic --cycles 2
+
+`train()` reads top to bottom: load the validated tool rows, tokenizer and the run's tools, measure the
+held-out figures (exact-call accuracy of the first assistant turn, then the final-answer accuracy of whole
+episodes with the calls executed), train with the method, measure again, save, summarise. The methods reuse
+the other trainers' machinery: TRL's SFTTrainer with ``assistant_only_loss`` (SFT), TRL's GRPOTrainer with
+``tools=`` (its native multi-turn tool loop) and our episode reward, and RAFT's cycle
+(`TorchRAFTTrainer.run_cycle`: sample, score, keep, fine-tune) with episodes as its samples.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from halo_forge import rl, training
+from halo_forge.data.tool_sets import load_tool_data
+from halo_forge.models.loading import load_causal_lm
+from halo_forge.raft.torch_trainer import TorchRAFTTrainer
+from halo_forge.summary import Cycle, TrainingSummary, write_json_atomic
+from halo_forge.training import Fit, compare
+
+# TRL's logged GRPO metrics kept as histories in summary.extra
+GRPO_METRICS = {"reward": "reward_history", "frac_reward_zero_std": "frac_reward_zero_std_history",
+                "tools/call_frequency": "tool_call_frequency_history",
+                "tools/failure_frequency": "tool_failure_frequency_history"}
+
+
+class TorchAgenticTrainer(TorchRAFTTrainer):
+    """Tool-use training (--method sft|grpo|raft) with TRL on cpu, cuda, rocm or mps."""
+
+    modality = "agentic"
+
+    @classmethod
+    def plan_for(cls, config, caps) -> dict:
+        from halo_forge.rollout import resolve_engine, trl_generation_args
+
+        engine = resolve_engine(config.rollout_engine)
+        grpo = {"num_generations": config.num_generations, "max_completion_length": config.max_completion_length,
+                "temperature": config.temperature, "beta": config.beta, "epsilon": config.epsilon,
+                "loss_type": config.loss_type, "scale_rewards": "none" if config.no_scale_rewards else "group",
+                "max_tool_calling_iterations": config.max_turns - 1, **trl_generation_args(engine)}
+        sft = {"max_length": config.max_length, "assistant_only_loss": True}
+        plan = cls.library_plan(config, caps, **(grpo if config.method == "grpo" else sft))
+        return {**plan, "method": config.method, "engine": engine, "grpo": grpo, "sft": sft,
+                "verifiers": rl.verifier_plan(config),
+                "episodes": {"max_turns": config.max_turns, "call_weight": config.call_weight,
+                             "answer_weight": config.answer_weight, "single_turn": config.single_turn,
+                             "tool_plugins": list(config.tool_plugins), "sft_calls": config.sft_calls},
+                "sampling": {"temperature": config.temperature, "max_new_tokens": config.max_completion_length,
+                             "batch_size": config.eval_batch_size},
+                "selection": {"samples_per_prompt": config.samples_per_prompt, "keep_percent": config.keep_percent,
+                              "threshold": config.reward_threshold, "min_samples": config.min_samples,
+                              "prompts_per_cycle": config.prompts_per_cycle, "cycles": config.cycles},
+                "eval": {"max_new_tokens": config.eval_max_new_tokens, "batch_size": config.eval_batch_size}}
+
+    def __init__(self, config, backend: str, data=None) -> None:
+        super().__init__(config, backend, data)
+        self.call_verifier = self.verifiers[0][1]  # tool_call, with the run's --verifier-arg options
+        self.tools: list = []
+        self.multi_turn = False
+        self.episode_stats = None  # GRPO's training episodes (multi-turn), counted by its reward function
+
+    def train(self) -> TrainingSummary:
+        from halo_forge.agentic import trainer_parts as parts
+
+        cfg = self.config
+        with training.staged_run(self) as run:
+            data, model_ref, tokenizer = run.load(load_tool_data, chat_template=True)
+            parts.require_assistant_markers(tokenizer)
+            self.tools, self.multi_turn = parts.run_tools(cfg, data, run.notes)
+            measure = lambda model: parts.heldout(self, model, tokenizer, data.heldout)  # noqa: E731
+            if cfg.method == "raft":
+                before, fit, after, cycles, diagnostics = self.raft(run, data, model_ref, tokenizer, measure)
+                extra = {}
+            else:
+                state = run.checkpoints(data)
+                build = self.build_sft if cfg.method == "sft" else self.build_grpo
+                trainer, extra = build(data, tokenizer, model_ref, state.dir, run.callbacks, run.notes)
+                before, fit, after = measure(trainer.model), run.fit(trainer), measure(trainer.model)
+                training.save_model(trainer, tokenizer, run)
+                cycles = diagnostics = None
+                if cfg.method == "grpo":
+                    extra.update(training.metric_histories(fit.log_history, GRPO_METRICS))
+                if self.episode_stats is not None:
+                    extra["training_episodes"] = self.episode_stats.to_dict()
+            summary = training.build_summary(
+                run, data=data, model_ref=model_ref, fit=fit, cycles=cycles, yield_diagnostics=diagnostics,
+                adapter=False if cfg.method == "raft" else None,
+                evaluations=compare(before[0], after[0], tolerance={"heldout_answer_accuracy": 0.05}),
+                extra={**parts.summary_extra(self, before[1], after[1]), **extra})
+        if cfg.method == "raft":
+            self.cycle_state.finished_run()
+        return summary
+
+    def build_sft(self, data, tokenizer, model_ref, output_dir, callbacks, notes):
+        """TRL's SFTTrainer on the tool traces (loss on the assistant turns only)."""
+        from datasets import Dataset
+        from trl import SFTConfig as TRLSFTConfig, SFTTrainer
+
+        from halo_forge.agentic import trainer_parts as parts
+
+        traces = parts.sft_traces(self.config, data.train, self.tools)
+        with training.no_tqdm():
+            trainer = SFTTrainer(model=load_causal_lm(model_ref, **self.plan["model"]),
+                                 args=TRLSFTConfig(**self.plan["trl"], output_dir=str(output_dir)),
+                                 train_dataset=Dataset.from_list(traces), processing_class=tokenizer,
+                                 peft_config=self.plan["peft"], callbacks=list(callbacks))
+        return training.quiet_trainer(trainer), {"sft_calls": self.config.sft_calls, "traces": len(traces)}
+
+    def build_grpo(self, data, tokenizer, model_ref, output_dir, callbacks, notes):
+        """TRL's GRPOTrainer: its native tool loop with the episode reward (tools run), or the first turn's
+        calls scored by tool_call (single turn)."""
+        from datasets import Dataset
+        from trl import GRPOConfig as TRLGRPOConfig, GRPOTrainer
+
+        from halo_forge.agentic import grpo
+        from halo_forge.agentic.episodes import EpisodeStats
+
+        cfg = self.config
+        if self.multi_turn:
+            notes.append(f"tool calls parsed with {grpo.ensure_tool_parsing(tokenizer)}")
+            self.episode_stats = EpisodeStats()
+            extra = {"reward_funcs": [grpo.episode_reward_func(self.episode_stats, call_weight=cfg.call_weight,
+                                                               answer_weight=cfg.answer_weight,
+                                                               verifier=self.call_verifier)],
+                     "train_dataset": Dataset.from_list(grpo.episode_rows(data.train)), "tools": self.tools}
+        else:
+            extra = {"reward_funcs": rl.reward_funcs([("tool_call", self.call_verifier, 1.0)], ["tools", "gold_calls"]),
+                     "train_dataset": Dataset.from_list(grpo.single_turn_rows(data.train, tokenizer))}
+        with training.no_tqdm():
+            trainer = GRPOTrainer(model=load_causal_lm(model_ref, **self.plan["model"]),
+                                  args=TRLGRPOConfig(**self.plan["trl"], output_dir=str(output_dir)),
+                                  processing_class=tokenizer, peft_config=self.plan["peft"],
+                                  callbacks=list(callbacks), **extra)
+        return training.quiet_trainer(trainer), {"num_generations": cfg.num_generations, "beta": cfg.beta,
+                                                 "loss_type": cfg.loss_type, "epsilon": cfg.epsilon,
+                                                 "scale_rewards": not cfg.no_scale_rewards}
+
+    def raft(self, run, data, model_ref, tokenizer, measure):
+        """RAFT's cycles (its `run_cycle`), with sampled episodes as the samples; returns
+        (before, fit, after, cycles, yield diagnostics)."""
+        from halo_forge.agentic.samples import EpisodeScorer
+        from halo_forge.raft.cycles import CycleState, yield_diagnostics
+
+        cfg = self.config
+        self.verifiers = [("episode", EpisodeScorer(self.call_verifier, call_weight=cfg.call_weight,
+                                                    answer_weight=cfg.answer_weight,
+                                                    single_turn=not self.multi_turn), 1.0)]  # run_cycle scores with it
+        self.cycle_state = state = CycleState.open(cfg, data.digest)
+        start = load_causal_lm(model_ref, **self.plan["model"])
+        snapshot = training.trainable_snapshot(start, every_weight=True)
+        before = measure(start)
+        del start
+        records, model = list(state.finished), None
+        for k in range(len(records), cfg.cycles):
+            policy = records[-1]["model"] if records else model_ref
+            record, model = self.run_cycle(k, policy, tokenizer, data, state, run.callbacks)
+            records.append(record)
+        model = model or load_causal_lm(records[-1]["model"], **self.plan["model"])
+        after = measure(model)
+        moved, delta = training.weights_changed(model, snapshot)
+        model.save_pretrained(str(run.staging))
+        tokenizer.save_pretrained(str(run.staging))
+        fit = Fit(steps=sum(r["steps"] for r in records), seconds=sum(r["train_seconds"] for r in records),
+                  moved=moved, delta_l2=delta, log_history=[{"step": r["cycle"], "loss": r["train_loss"]}
+                                                            for r in records if r["train_loss"] is not None])
+        cycles = [Cycle(**{k: v for k, v in r.items() if k not in ("rewards", "model")}) for r in records]
+        return before, fit, after, cycles, yield_diagnostics(records, min_samples=cfg.min_samples)
+
+    def _rollouts(self, cache, k: int, model, tokenizer, rows, policy_ref: str) -> tuple[list[list[str]], float]:
+        """This cycle's sampled episodes (JSON text), seeded by (seed, cycle); cached for a resume."""
+        from transformers import set_seed
+
+        from halo_forge.agentic.samples import sample_episodes
+
+        t0 = time.monotonic()
+        if cache.is_file():
+            return json.loads(cache.read_text())["samples"], time.monotonic() - t0
+        set_seed(self.config.seed * 1000 + k)
+        samples = sample_episodes(model, tokenizer, rows, self.tools, n=self.config.samples_per_prompt,
+                                  single_turn=not self.multi_turn, max_turns=self.config.max_turns,
+                                  **self.plan["sampling"])
+        write_json_atomic(cache, {"policy": policy_ref, "samples": samples})
+        return samples, time.monotonic() - t0
+
+    def training_rows(self, kept: list[dict]) -> list[dict]:
+        from halo_forge.agentic.samples import trace_of
+
+        return [trace_of(r["prompt"], r["completion"][0]["content"]) for r in kept]
