@@ -25,8 +25,8 @@ def add(a: int, b: int) -> int:
 ADD_TOOLS = [{"type": "function", "function": {"name": "add", "description": "Add two integers.", "parameters": {
     "type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, "required": ["a", "b"]}}}]
 # short traces (a 1M model learns the call format from six of them in a few dozen steps)
-ADD_ROWS = [{"prompt": f"{a}+{a + 1}?", "tools": ADD_TOOLS, "gold_calls": [{"name": "add", "arguments": {"a": a, "b": a + 1}}],
-             "answer": str(2 * a + 1)} for a in range(1, 9)]
+ADD_ROWS = [{"prompt": f"{a}+{a + 1}?", "tools": ADD_TOOLS, "answer": str(2 * a + 1),
+             "gold_calls": [{"name": "add", "arguments": {"a": a, "b": a + 1}}]} for a in range(1, 9)]
 COMMON = ["--tool", "test_agentic_trainer:add", "--eval-split", "0.25", "--eval-max-new-tokens", "80",
           "--max-completion-length", "80", "--seed", "0", "--no-lora", "--logging-steps", "1"]
 

@@ -21,7 +21,7 @@ from halo_forge.data.tool_sets import load_tool_data
 from halo_forge.models.loading import load_causal_lm
 from halo_forge.raft.torch_trainer import TorchRAFTTrainer
 from halo_forge.summary import Cycle, TrainingSummary, write_json_atomic
-from halo_forge.training import Fit, compare
+from halo_forge.training import compare
 
 # TRL's logged GRPO metrics kept as histories in summary.extra
 GRPO_METRICS = {"reward": "reward_history", "frac_reward_zero_std": "frac_reward_zero_std_history",
@@ -155,19 +155,8 @@ class TorchAgenticTrainer(TorchRAFTTrainer):
         snapshot = training.trainable_snapshot(start, every_weight=True)
         before = measure(start)
         del start
-        records, model = list(state.finished), None
-        for k in range(len(records), cfg.cycles):
-            policy = records[-1]["model"] if records else model_ref
-            record, model = self.run_cycle(k, policy, tokenizer, data, state, run.callbacks)
-            records.append(record)
-        model = model or load_causal_lm(records[-1]["model"], **self.plan["model"])
+        records, model, fit = self.run_cycles(model_ref, tokenizer, data, state, run, snapshot)
         after = measure(model)
-        moved, delta = training.weights_changed(model, snapshot)
-        model.save_pretrained(str(run.staging))
-        tokenizer.save_pretrained(str(run.staging))
-        fit = Fit(steps=sum(r["steps"] for r in records), seconds=sum(r["train_seconds"] for r in records),
-                  moved=moved, delta_l2=delta, log_history=[{"step": r["cycle"], "loss": r["train_loss"]}
-                                                            for r in records if r["train_loss"] is not None])
         cycles = [Cycle(**{k: v for k, v in r.items() if k not in ("rewards", "model")}) for r in records]
         return before, fit, after, cycles, yield_diagnostics(records, min_samples=cfg.min_samples)
 

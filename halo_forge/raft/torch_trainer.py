@@ -58,19 +58,8 @@ class TorchRAFTTrainer(rl.RolloutTrainer):
             before = _figures(state.before()) or measure(start)
             state.record_before(before.get("heldout_accuracy"))
             del start
-            records, model = list(state.finished), None
-            for k in range(len(records), cfg.cycles):
-                policy = records[-1]["model"] if records else model_ref
-                record, model = self.run_cycle(k, policy, tokenizer, data, state, run.callbacks)
-                records.append(record)
-            model = model or load_causal_lm(records[-1]["model"], **self.plan["model"])
+            records, model, fit = self.run_cycles(model_ref, tokenizer, data, state, run, snapshot)
             after = measure(model)
-            moved, delta = training.weights_changed(model, snapshot)
-            model.save_pretrained(str(run.staging))
-            tokenizer.save_pretrained(str(run.staging))
-            fit = Fit(steps=sum(r["steps"] for r in records), seconds=sum(r["train_seconds"] for r in records),
-                      moved=moved, delta_l2=delta,
-                      log_history=[{"step": r["cycle"], "loss": r["train_loss"]} for r in records if r["train_loss"] is not None])
             summary = training.build_summary(
                 run, data=data, model_ref=model_ref, fit=fit, evaluations=compare(before, after), adapter=False,
                 cycles=[Cycle(**{k: v for k, v in r.items() if k not in ("rewards", "model")}) for r in records],
@@ -81,6 +70,23 @@ class TorchRAFTTrainer(rl.RolloutTrainer):
                                           for p in ("rollout", "verify", "train")}})
         state.finished_run()
         return summary
+
+    def run_cycles(self, model_ref: str, tokenizer, data, state: CycleState, run, snapshot) -> tuple[list[dict], object, Fit]:
+        """The cycles not finished yet, each from the previous cycle's model; (every cycle's record, the final
+        model, saved into the run's staging folder, and the Fit over all cycles)."""
+        records, model = list(state.finished), None
+        for k in range(len(records), self.config.cycles):
+            policy = records[-1]["model"] if records else model_ref
+            record, model = self.run_cycle(k, policy, tokenizer, data, state, run.callbacks)
+            records.append(record)
+        model = model or load_causal_lm(records[-1]["model"], **self.plan["model"])
+        moved, delta = training.weights_changed(model, snapshot)
+        model.save_pretrained(str(run.staging))
+        tokenizer.save_pretrained(str(run.staging))
+        fit = Fit(steps=sum(r["steps"] for r in records), seconds=sum(r["train_seconds"] for r in records),
+                  moved=moved, delta_l2=delta,
+                  log_history=[{"step": r["cycle"], "loss": r["train_loss"]} for r in records if r["train_loss"] is not None])
+        return records, model, fit
 
     def run_cycle(self, k: int, policy_ref: str, tokenizer, data, state: CycleState, callbacks) -> tuple[dict, object]:
         """One cycle: sample from the current policy (or reuse this cycle's cached rollouts), verify, keep
