@@ -35,16 +35,22 @@ class Dispatch:
         return load_ref(self.classes[key])
 
     def check(self, config) -> list:
-        """Every problem that stops `config` from running on its backend (empty: it can start)."""
-        from halo_forge.backend import capabilities, get_backend
+        """Every problem that stops `config` from running on its backend (empty: it can start). With
+        --accelerator auto the hardware is detected only if a check needs it (auto is never MLX)."""
+        from halo_forge.backend import DeferredCapabilities, capabilities, get_backend
         from halo_forge.config import Problem
 
+        from halo_forge.training.launch import launch_problems
+
         try:
-            backend = get_backend(config.accelerator)
-            cls = self.trainer_class(backend)
+            if config.accelerator == "auto":
+                cls, caps = self.trainer_class("auto"), DeferredCapabilities("auto")
+            else:
+                backend = get_backend(config.accelerator)
+                cls, caps = self.trainer_class(backend), capabilities(backend)
         except BackendError as exc:
             return [Problem("accelerator", config.accelerator, exc.message + (f": {exc.hint}" if exc.hint else ""))]
-        return cls.check(config, capabilities(backend))
+        return cls.check(config, caps) + launch_problems(config, cls, caps)  # --num-processes: read caps only then
 
     def get(self, config, data=None):
         """The trainer for `config`'s backend, built (once per run) after `check` found nothing wrong."""

@@ -1,11 +1,12 @@
-"""Every config field does something: for every trainer, a non-default value of each field changes what
-the trainer hands to the libraries (its `plan`: the TRL config, model loading, PEFT config, held-out
-evaluation, sampling …), or the field is one the trainer declares as used elsewhere — and the data
-fields among those are proven to change the rows the run trains and is judged on."""
+"""Every config field does something: for every trainer and backend, a non-default value of each field changes
+what the trainer hands to the libraries (its `plan`: the TRL config, model loading, PEFT config, held-out
+evaluation, sampling …), or the field is one the trainer declares as used elsewhere, or (MLX) one it warns about
+by name when set — and the data fields among those are proven to change the rows the run trains and is judged on."""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import types
 import typing
 from pathlib import Path
@@ -19,17 +20,25 @@ from halo_forge.config import build_config
 
 BASE = {"sft": {"dataset": "arithmetic"}, "dpo": {"dataset": "arithmetic_pref"}, "orpo": {"dataset": "arithmetic_pref"},
         "rm": {"dataset": "arithmetic_pref"}, "grpo": {"dataset": "arithmetic_prompts"},
-        "raft": {"dataset": "arithmetic_prompts"}, "agentic": {"dataset": "tool_world"}}
+        "raft": {"dataset": "arithmetic_prompts"}, "reasoning": {"dataset": "arithmetic_chains"},
+        "agentic": {"dataset": "tool_world"}}
 # values that are not simply "the default, changed"
 SPECIAL = {"optim": "adafactor", "lora_target_modules": "q_proj,v_proj", "verifiers": ["regex_format"],
            "verifier_weights": [2.0], "verifier_args": ["tolerance=0.5"], "max_samples": 5,
            "max_completion_length": 17, "center_rewards_coefficient": 0.01, "prompts_per_cycle": 4,
            "precision": "bf16",  # on a CPU, auto means fp32
-           "tool_plugins": ["json:dumps"],
-           "rollout_engine": "torch"}  # auto means vllm below, where vllm and a GPU are made to look present
+           "ref_model": "halo-forge/tiny", "tool_plugins": ["json:dumps"],
+           "rollout_engine": "torch",  # auto means vllm below, where vllm and a GPU are made to look present
+           "vllm_server_base_url": "http://gpu-node:8000", "vllm_server_host": "10.0.0.5"}
 # fields that act only beside another value: compared with that value set on both sides
 CONTEXT = {"rpo_alpha": {"loss_type": "rpo"}, "label_smoothing": {"loss_type": "sigmoid"},
-           "vllm_mode": {"rollout_engine": "vllm"}}
+           "vllm_mode": {"rollout_engine": "vllm"},
+           **{f"vllm_server_{n}": {"rollout_engine": "vllm", "vllm_mode": "server"}
+              for n in ("base_url", "host", "port", "timeout")}}
+# per trainer: fields that act only under one --method (the base config's method is the trainer's default)
+METHOD_CONTEXT = {"reasoning": {"max_length": {"method": "sft"}, "overlong_weight": {"overlong_buffer": 16},
+                                **{f: {"method": "raft"} for f in ("cycles", "samples_per_prompt", "prompts_per_cycle",
+                                                                   "keep_percent", "reward_threshold", "min_samples")}}}
 
 
 def _other_value(name: str, field):
@@ -64,25 +73,39 @@ def _plain(obj):
     return obj if isinstance(obj, (str, int, float, bool, type(None))) else str(obj)
 
 
-@pytest.mark.parametrize("modality", list(BASE))
-def test_every_field_reaches_the_backend_or_is_declared(modality, tmp_path, monkeypatch):
+TRAINERS = [(m, "cpu") for m in BASE] + [pytest.param(m, "mlx", marks=pytest.mark.skipif(
+    importlib.util.find_spec("mlx") is None, reason="the mlx extra is not installed")) for m in ("sft", "dpo", "grpo", "raft")]
+
+
+def _warned_fields(trainer_cls) -> dict:
+    """{field: (default, what)} an MLX trainer warns about when set (none for a PyTorch trainer)."""
+    from halo_forge.backend import _MLX_UNSUPPORTED
+
+    return {**_MLX_UNSUPPORTED, **trainer_cls.ignored} if hasattr(trainer_cls, "ignored") else {}
+
+
+@pytest.mark.parametrize("modality, backend", TRAINERS)
+def test_every_field_reaches_the_backend_or_is_declared(modality, backend, tmp_path, monkeypatch):
     from halo_forge.rollout import base as rollout
 
     monkeypatch.setattr(rollout, "_has", lambda module: True)  # the plan is built, nothing is loaded
     monkeypatch.setattr(rollout, "_cuda", lambda: True)
     cls = registry.config_class(modality)
     base = build_config(cls, {**BASE[modality], "output": str(tmp_path / "out")})
-    trainer_cls = registry.dispatch(modality).trainer_class("cpu")
-    caps = capabilities("cpu")
-    declared = trainer_cls.used_elsewhere
+    trainer_cls = registry.dispatch(modality).trainer_class(backend)
+    caps = capabilities(backend)
+    declared, warned = trainer_cls.used_elsewhere, _warned_fields(trainer_cls)
     unwired = []
     for name, field in cls.model_fields.items():
         if name in declared:
             continue
-        context = {**dict(base), **CONTEXT.get(name, {})}
+        context = {**dict(base), **CONTEXT.get(name, {}), **METHOD_CONTEXT.get(modality, {}).get(name, {})}
         before = trainer_cls.plan_for(cls.model_construct(**context), caps)
         changed = cls.model_construct(**{**context, name: _other_value(name, field)})
-        if _plain(trainer_cls.plan_for(changed, caps)) == _plain(before):
+        if name in warned:  # ignored on this backend: it must say so, naming the flag
+            with pytest.warns(UserWarning, match=f"\\(--{name.replace('_', '-')}"):
+                trainer_cls.warn_ignored(changed)
+        elif _plain(trainer_cls.plan_for(changed, caps)) == _plain(before):
             unwired.append(name)
     assert not unwired, f"{modality}: these fields change nothing the trainer hands to the libraries: {unwired}"
     # what is declared as used elsewhere is named with where, and is a field of this config
@@ -97,7 +120,7 @@ ROWS = {"sft": lambda i: {"prompt": f"{i}+1=", "completion": str(i + 1)},
         "tools": lambda i: {"prompt": f"{i}+1=", "gold_calls": [{"name": "add", "arguments": {"a": i, "b": 1}}],
                             "tools": [{"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}]}}
 KIND = {"sft": "sft", "dpo": "pref", "orpo": "pref", "rm": "pref", "grpo": "prompts", "raft": "prompts",
-        "agentic": "tools"}
+        "reasoning": "prompts", "agentic": "tools"}
 
 
 @pytest.mark.parametrize("modality", list(BASE))

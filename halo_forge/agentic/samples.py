@@ -1,9 +1,9 @@
 """Sampled episodes as text, for the RAFT cycle: sampling, scoring and the traces the kept ones train on.
 
-RAFT's cycle (`raft.torch_trainer.TorchRAFTTrainer.run_cycle`) caches, scores, ranks and deduplicates samples
+RAFT's cycle (`raft.recipe.RAFTRecipe.run_cycle`) caches, scores, ranks and deduplicates samples
 as strings. An agentic sample is one episode written as JSON text, ``{"messages": [assistant and tool turns],
 "tools": [definitions]}``; :class:`EpisodeScorer` is the verifier RAFT's `rl.score` calls on it (the episode
-reward of :func:`~halo_forge.agentic.episodes.score_episode`), and :func:`trace_of` turns a kept sample back into
+reward of :func:`~halo_forge.agentic.episodes.score_episode`), and `trace_rows` turns the kept samples back into
 the chat SFT trains on (assistant turns only).
 """
 
@@ -73,7 +73,10 @@ class EpisodeScorer:
         return [self.verify(t, r) for t, r in zip(texts, rows)]
 
 
-def trace_of(prompt: list[dict], text: str) -> dict:
-    """The SFT row of a kept sample: the prompt, then the episode's turns; the tools as JSON text."""
-    sample = json.loads(text)
-    return {"messages": list(prompt) + sample["messages"], "tools": json.dumps(sample["tools"])}
+def trace_rows(kept: list[dict]) -> list[dict]:
+    """The SFT rows of RAFT's kept samples: each prompt, then its episode's turns; the tools as JSON text."""
+    out = []
+    for r in kept:
+        sample = json.loads(r["completion"][0]["content"])
+        out.append({"messages": list(r["prompt"]) + sample["messages"], "tools": json.dumps(sample["tools"])})
+    return out

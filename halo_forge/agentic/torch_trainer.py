@@ -8,19 +8,16 @@ held-out figures (exact-call accuracy of the first assistant turn, then the fina
 episodes with the calls executed), train with the method, measure again, save, summarise. The methods reuse
 the other trainers' machinery: TRL's SFTTrainer with ``assistant_only_loss`` (SFT), TRL's GRPOTrainer with
 ``tools=`` (its native multi-turn tool loop) and our episode reward, and RAFT's cycle
-(`TorchRAFTTrainer.run_cycle`: sample, score, keep, fine-tune) with episodes as its samples.
+(`raft.recipe.RAFTRecipe`: sample, score, keep, fine-tune, per-cycle state) with episodes as its samples.
 """
 
 from __future__ import annotations
-
-import json
-import time
 
 from halo_forge import rl, training
 from halo_forge.data.tool_sets import load_tool_data
 from halo_forge.models.loading import load_causal_lm
 from halo_forge.raft.torch_trainer import TorchRAFTTrainer
-from halo_forge.summary import Cycle, TrainingSummary, write_json_atomic
+from halo_forge.summary import TrainingSummary
 from halo_forge.training import compare
 
 # TRL's logged GRPO metrics kept as histories in summary.extra
@@ -68,33 +65,29 @@ class TorchAgenticTrainer(TorchRAFTTrainer):
         from halo_forge.agentic import trainer_parts as parts
 
         cfg = self.config
+        if cfg.method == "raft":  # RAFT's recipe, with episodes as its samples (see ops())
+            self.data = self.data if self.data is not None else load_tool_data(cfg)
+            self.warnings = []
+            self.tools, self.multi_turn = parts.run_tools(cfg, self.data, self.warnings)
+            return super().train()
         with training.staged_run(self) as run:
             data, model_ref, tokenizer = run.load(load_tool_data, chat_template=True)
             parts.require_assistant_markers(tokenizer)
             self.tools, self.multi_turn = parts.run_tools(cfg, data, run.notes)
-            measure = lambda model: parts.heldout(self, model, tokenizer, data.heldout)  # noqa: E731
-            if cfg.method == "raft":
-                before, fit, after, cycles, diagnostics = self.raft(run, data, model_ref, tokenizer, measure)
-                extra = {}
-            else:
-                state = run.checkpoints(data)
-                build = self.build_sft if cfg.method == "sft" else self.build_grpo
-                trainer, extra = build(data, tokenizer, model_ref, state.dir, run.callbacks, run.notes)
-                before, fit, after = measure(trainer.model), run.fit(trainer), measure(trainer.model)
-                training.save_model(trainer, tokenizer, run)
-                cycles = diagnostics = None
-                if cfg.method == "grpo":
-                    extra.update(training.metric_histories(fit.log_history, GRPO_METRICS))
-                if self.episode_stats is not None:
-                    extra["training_episodes"] = self.episode_stats.to_dict()
-            summary = training.build_summary(
-                run, data=data, model_ref=model_ref, fit=fit, cycles=cycles, yield_diagnostics=diagnostics,
-                adapter=False if cfg.method == "raft" else None,
+            state = run.checkpoints(data)
+            build = self.build_sft if cfg.method == "sft" else self.build_grpo
+            trainer, extra = build(data, tokenizer, model_ref, state.dir, run.callbacks, run.notes)
+            measure = lambda: parts.heldout(self, trainer.model, tokenizer, data.heldout)  # noqa: E731
+            before, fit, after = measure(), run.fit(trainer), measure()
+            training.save_model(trainer, tokenizer, run)
+            if cfg.method == "grpo":
+                extra.update(training.metric_histories(fit.log_history, GRPO_METRICS))
+            if self.episode_stats is not None:
+                extra["training_episodes"] = self.episode_stats.to_dict()
+            return training.build_summary(
+                run, data=data, model_ref=model_ref, fit=fit,
                 evaluations=compare(before[0], after[0], tolerance={"heldout_answer_accuracy": 0.05}),
                 extra={**parts.summary_extra(self, before[1], after[1]), **extra})
-        if cfg.method == "raft":
-            self.cycle_state.finished_run()
-        return summary
 
     def build_sft(self, data, tokenizer, model_ref, output_dir, callbacks, notes):
         """TRL's SFTTrainer on the tool traces (loss on the assistant turns only)."""
@@ -140,43 +133,41 @@ class TorchAgenticTrainer(TorchRAFTTrainer):
                                                  "loss_type": cfg.loss_type, "epsilon": cfg.epsilon,
                                                  "scale_rewards": not cfg.no_scale_rewards}
 
-    def raft(self, run, data, model_ref, tokenizer, measure):
-        """RAFT's cycles (its `run_cycle`), with sampled episodes as the samples; returns
-        (before, fit, after, cycles, yield diagnostics)."""
-        from halo_forge.agentic.samples import EpisodeScorer
-        from halo_forge.raft.cycles import CycleState, yield_diagnostics
+    def ops(self, tokenizer, model_ref: str):
+        """RAFT's cycle operations on PyTorch, with sampled episodes (JSON text) as the samples, the episode
+        reward as the verifier, kept episodes trained as traces, and held-out exact-call accuracy as its figure."""
+        import dataclasses
+
+        from halo_forge.agentic import trainer_parts as parts
+        from halo_forge.agentic.samples import EpisodeScorer, sample_episodes, trace_rows
+        from halo_forge.raft.torch_trainer import torch_ops
 
         cfg = self.config
+        parts.require_assistant_markers(tokenizer)
         self.verifiers = [("episode", EpisodeScorer(self.call_verifier, call_weight=cfg.call_weight,
                                                     answer_weight=cfg.answer_weight,
-                                                    single_turn=not self.multi_turn), 1.0)]  # run_cycle scores with it
-        self.cycle_state = state = CycleState.open(cfg, data.digest)
-        start = load_causal_lm(model_ref, **self.plan["model"])
-        snapshot = training.trainable_snapshot(start, every_weight=True)
-        before = measure(start)
-        del start
-        records, model, fit = self.run_cycles(model_ref, tokenizer, data, state, run, snapshot)
-        after = measure(model)
-        cycles = [Cycle(**{k: v for k, v in r.items() if k not in ("rewards", "model")}) for r in records]
-        return before, fit, after, cycles, yield_diagnostics(records, min_samples=cfg.min_samples)
+                                                    single_turn=not self.multi_turn), 1.0)]
+        self.measured: list[dict] = []
 
-    def _rollouts(self, cache, k: int, model, tokenizer, rows, policy_ref: str) -> tuple[list[list[str]], float]:
-        """This cycle's sampled episodes (JSON text), seeded by (seed, cycle); cached for a resume."""
-        from transformers import set_seed
+        def sample(model, rows: list[dict], k: int) -> list[list[str]]:
+            from transformers import set_seed
 
-        from halo_forge.agentic.samples import sample_episodes
+            set_seed(cfg.seed * 1000 + k)
+            return sample_episodes(model, tokenizer, rows, self.tools, n=cfg.samples_per_prompt,
+                                   single_turn=not self.multi_turn, max_turns=cfg.max_turns, **self.plan["sampling"])
 
-        t0 = time.monotonic()
-        if cache.is_file():
-            return json.loads(cache.read_text())["samples"], time.monotonic() - t0
-        set_seed(self.config.seed * 1000 + k)
-        samples = sample_episodes(model, tokenizer, rows, self.tools, n=self.config.samples_per_prompt,
-                                  single_turn=not self.multi_turn, max_turns=self.config.max_turns,
-                                  **self.plan["sampling"])
-        write_json_atomic(cache, {"policy": policy_ref, "samples": samples})
-        return samples, time.monotonic() - t0
+        def exact_calls(model, rows: list[dict]):
+            figures, details = parts.heldout(self, model, tokenizer, rows)
+            self.measured.append(details)
+            return figures.get("heldout_exact_call_accuracy")
 
-    def training_rows(self, kept: list[dict]) -> list[dict]:
-        from halo_forge.agentic.samples import trace_of
+        return dataclasses.replace(torch_ops(self, tokenizer, self.plan["engine"], rows=trace_rows),
+                                   sample=sample, pass_rate=exact_calls)
 
-        return [trace_of(r["prompt"], r["completion"][0]["content"]) for r in kept]
+    def backend_extra(self) -> dict:
+        """The agentic extras beside RAFT's: held-out call checks, failure reasons and episodes, before and after."""
+        from halo_forge.agentic import trainer_parts as parts
+
+        before = self.measured[0] if len(self.measured) > 1 else {}
+        return {**parts.summary_extra(self, before, self.measured[-1] if self.measured else {}),
+                "evaluation_metric": "held-out exact-call accuracy (greedy first assistant turn)"}

@@ -33,7 +33,9 @@ what this machine's backend cannot run — are reported together, before anythin
 in `.<output name>.state/<config and data digest>/` beside `--output`; after an interruption (even `kill -9`)
 the same command with `--resume` continues from the last complete checkpoint and ends with the same final
 loss and model as an uninterrupted run on CPU. RAFT resumes per cycle. The folder is removed when the run
-publishes its output.
+publishes its output. The MLX trainers (`--accelerator mlx`: SFT, DPO, GRPO, RAFT; see [MLX.md](MLX.md))
+checkpoint the same way (trainable weights, optimiser state, step, log; batches and random draws are a function
+of the seed and the step).
 """
 
 

@@ -189,3 +189,36 @@ def load_reasoning_rows(name: str | None = None, *, data=None, seed: int = 0,
     formatter = spec.formatter if spec else _detect(raw[0], repo)
     rows = [formatter(r, f"{repo}[row {i}]") for i, r in enumerate(raw)]
     return split_rows(rows, HELDOUT_FRACTION, seed)
+
+
+def load_reasoning_data(config):
+    """`SplitData` for a reasoning config: its rows (`load_reasoning_rows`; a local file splits by --eval-split),
+    --max-samples and --max-eval-samples applied. `--method sft` needs a worked `completion` on every row."""
+    from pathlib import Path
+
+    from halo_forge.data import SplitData, loaders, split_rows
+
+    if config.data is not None:
+        path = Path(config.data)
+        raw, where = loaders.read_local(path), loaders.row_locator(path)
+        if not raw:
+            raise DataError(f"{path}: the file holds no rows", hint="one JSON object per line: prompt and answer")
+        rows = [_local_row(r, where(i)) for i, r in enumerate(raw)]
+        train, heldout = split_rows(rows, config.eval_split, config.seed)
+        source = str(path)
+    else:
+        train, heldout = load_reasoning_rows(config.dataset, seed=config.seed)
+        rows, where = train + heldout, (lambda i: f"{config.dataset}[row {i}]")
+        source = f"builtin:{config.dataset}" if config.dataset == "arithmetic_chains" else str(config.dataset)
+    if config.method == "sft":
+        missing = next((i for i, r in enumerate(rows) if "completion" not in r), None)
+        if missing is not None:
+            raise DataError(f"{where(missing)}: row has no 'completion': --method sft learns worked solutions",
+                            hint="give each row a completion '<think>…</think>answer', or train with --method grpo "
+                                 "or raft (they need only prompt and answer)")
+    notes = []
+    if config.max_samples is not None and len(train) > config.max_samples:
+        train = train[: config.max_samples]
+        notes.append(f"training on the first {config.max_samples} rows (--max-samples)")
+    return SplitData(train=train, heldout=heldout[: config.max_eval_samples], source=source, format="reasoning",
+                     notes=notes)

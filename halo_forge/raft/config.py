@@ -33,9 +33,15 @@ class RAFTConfig(GenerationEvalFields, RolloutFields, LoraFields, SequenceFields
     resume: bool = Field(False, description="Continue from the last finished cycle of an interrupted run (rollouts are cached per cycle).")
     learning_rate: float = Field(1e-4, gt=0, description="Peak learning rate of each cycle's fine-tuning.")
     eval_max_new_tokens: int = Field(32, gt=0, description="Tokens generated per held-out prompt when measuring the pass rate.")
+    rollout_only: bool = Field(False, description="With --accelerator mlx: sample with MLX, fine-tune with PyTorch (TRL's SFTTrainer); the MLX engine loads the current policy each cycle.")
 
     def _check(self) -> list[Problem]:
+        problems = []
         if not 0.0 < self.keep_percent <= 1.0:
-            return [Problem("keep_percent", self.keep_percent, "must be in (0, 1] (a fraction of the generated "
-                                                               "samples); e.g. 0.25 keeps the best quarter")]
-        return []
+            problems.append(Problem("keep_percent", self.keep_percent, "must be in (0, 1] (a fraction of the generated "
+                                                                       "samples); e.g. 0.25 keeps the best quarter"))
+        if self.rollout_only and self.accelerator != "mlx":
+            problems.append(Problem("rollout_only", True, "only MLX runs split rollouts from the update: add "
+                                                          "--accelerator mlx (MLX samples, PyTorch fine-tunes), or "
+                                                          "use --rollout-engine to choose the sampler of a PyTorch run"))
+        return problems

@@ -15,26 +15,34 @@ from __future__ import annotations
 from typing import Any
 
 
-def reasoning_verifiers(*, answer_weight: float = 1.0, format_weight: float = 0.5,
-                        overlong: tuple[int, int] | None = None, overlong_weight: float = 1.0,
-                        cosine_max_length: int | None = None, cosine_weight: float = 1.0,
-                        model: str | None = None, answer_field: str = "answer") -> list[tuple[str, Any, float]]:
-    """[(name, verifier, weight)], as ``halo_forge.rl.build_verifiers`` returns them; ``model`` names the
-    tokenizer the length verifiers count with when no token ids are at hand (evaluation, RAFT)."""
-    from halo_forge.verifiers import get_verifier
-
+def reasoning_reward_specs(*, answer_weight: float = 1.0, format_weight: float = 0.5,
+                           overlong: tuple[int, int] | None = None, overlong_weight: float = 1.0,
+                           cosine_max_length: int | None = None, cosine_weight: float = 1.0,
+                           model: str | None = None, answer_field: str = "answer") -> list[tuple[str, dict, float]]:
+    """[(verifier name, its options, weight)]: what the reasoning rewards are, without building them (the
+    trainer's config derives its verifier identity from this)."""
     out = []
     if answer_weight:
-        out.append(("reasoning_answer", get_verifier("reasoning_answer", field=answer_field), float(answer_weight)))
+        out.append(("reasoning_answer", {"field": answer_field}, float(answer_weight)))
     if format_weight:
-        out.append(("think_format", get_verifier("think_format"), float(format_weight)))
+        out.append(("think_format", {}, float(format_weight)))
     if overlong is not None:
         max_length, cache = overlong
-        out.append(("soft_overlong", get_verifier("soft_overlong", max_length=max_length, cache=cache, tokenizer=model),
+        out.append(("soft_overlong", {"max_length": max_length, "cache": cache, "tokenizer": model},
                     float(overlong_weight)))
     if cosine_max_length is not None:
-        out.append(("cosine_length", get_verifier("cosine_length", max_length=cosine_max_length, tokenizer=model,
-                                                  field=answer_field), float(cosine_weight)))
+        out.append(("cosine_length", {"max_length": cosine_max_length, "tokenizer": model, "field": answer_field},
+                    float(cosine_weight)))
+    return out
+
+
+def reasoning_verifiers(**specs) -> list[tuple[str, Any, float]]:
+    """[(name, verifier, weight)], as ``halo_forge.rl.build_verifiers`` returns them, for
+    :func:`reasoning_reward_specs`'s arguments; ``model`` names the tokenizer the length verifiers count with
+    when no token ids are at hand (evaluation, RAFT)."""
+    from halo_forge.verifiers import get_verifier
+
+    out = [(name, get_verifier(name, **opts), w) for name, opts, w in reasoning_reward_specs(**specs)]
     if not out:
         raise ValueError("every reasoning reward has weight 0: give the answer or the format reward a weight")
     return out
