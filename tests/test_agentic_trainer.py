@@ -38,6 +38,7 @@ def workspace(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HALO_FORGE_WORKSPACE", str(root / "ws"))
         mp.chdir(root)
+        assert main(["init", str(root / "ws")]) == 0  # a workspace (DVC inside) so runs are recorded for replay
         yield root
 
 

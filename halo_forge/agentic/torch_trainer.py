@@ -30,6 +30,7 @@ class TorchAgenticTrainer(TorchRAFTTrainer):
     """Tool-use training (--method sft|grpo|raft) with TRL on cpu, cuda, rocm or mps."""
 
     modality = "agentic"
+    used_elsewhere = rl.RolloutTrainer.used_elsewhere
 
     @classmethod
     def plan_for(cls, config, caps) -> dict:
