@@ -38,7 +38,8 @@ class TorchReasoningTrainer(TorchRAFTTrainer):
     """Reasoning with TRL on cpu, cuda, rocm or mps; RAFT's cycles come from the RAFT trainer it extends."""
 
     modality = "reasoning"
-    used_elsewhere = {**TorchRAFTTrainer.used_elsewhere, "method": "train() picks the recipe; plan_for its sections"}
+    used_elsewhere = {**rl.RolloutTrainer.used_elsewhere, "method": "train() picks the recipe; plan_for its sections"}
+    multi_process = False  # dynamic sampling and RAFT's cycles run in one process
 
     @classmethod
     def check(cls, config, caps) -> list:
