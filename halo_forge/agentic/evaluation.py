@@ -8,13 +8,13 @@ from collections import Counter
 
 
 def call_figures(model, tokenizer, rows: list[dict], tools: list, *, max_new_tokens: int = 160,
-                 batch_size: int = 32) -> dict:
+                 batch_size: int = 32, verifier=None) -> dict:
     """{n, exact_call_accuracy, call_checks (mean score per check), call_failures (counts)} over ``rows``."""
     from halo_forge.agentic.episodes import _reason_kind
     from halo_forge.agentic.rollout import first_turn_texts
     from halo_forge.verifiers import get_verifier
 
-    verifier = get_verifier("tool_call")
+    verifier = verifier or get_verifier("tool_call")
     texts = [t[0] for t in first_turn_texts(model, tokenizer, rows, tools, max_new_tokens=max_new_tokens,
                                             batch_size=batch_size)]
     results = [verifier.verify(t, r) for t, r in zip(texts, rows)]
@@ -42,14 +42,14 @@ def figures_of(calls: dict, episodes: dict | None = None):
 
 
 def episode_figures(model, tokenizer, rows: list[dict], tools: list, *, max_turns: int = 3,
-                    max_new_tokens: int = 160, batch_size: int = 32) -> dict:
+                    max_new_tokens: int = 160, batch_size: int = 32, verifier=None) -> dict:
     """Greedy episodes with the tools executed: EpisodeStats.to_dict() (exact calls, answer accuracy, turns,
     how episodes ended, call checks, failure reasons)."""
     from halo_forge.agentic.episodes import EpisodeStats, score_episode
     from halo_forge.agentic.rollout import run_episodes
     from halo_forge.verifiers import get_verifier
 
-    verifier = get_verifier("tool_call")
+    verifier = verifier or get_verifier("tool_call")
     stats = EpisodeStats()
     for ep, row in zip(run_episodes(model, tokenizer, rows, tools, max_turns=max_turns, max_new_tokens=max_new_tokens,
                                     batch_size=batch_size), rows):

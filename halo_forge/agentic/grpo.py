@@ -51,12 +51,13 @@ def _row_fields(kwargs: dict, i: int) -> dict:
     return {k: kwargs[k][i] for k in ("tools", "gold_calls", "answer") if k in kwargs and kwargs[k][i] is not None}
 
 
-def episode_reward_func(stats, *, call_weight: float = 1.0, answer_weight: float = 1.0):
-    """A TRL reward function scoring whole episodes (calls and final answer); counts go to ``stats``."""
+def episode_reward_func(stats, *, call_weight: float = 1.0, answer_weight: float = 1.0, verifier=None):
+    """A TRL reward function scoring whole episodes (calls and final answer, the calls by ``verifier``, default
+    a plain ``tool_call``); counts go to ``stats``."""
     from halo_forge.agentic.episodes import episode_from_messages, score_episode
     from halo_forge.verifiers import get_verifier
 
-    verifier = get_verifier("tool_call")
+    verifier = verifier or get_verifier("tool_call")
 
     def episode_reward(prompts, completions, **kwargs):
         out = []

@@ -86,9 +86,9 @@ def first_turn_texts(model, tokenizer, rows: list[dict], tools: list, *, max_new
     figure look at."""
     from halo_forge.evaluation import generate
 
-    definitions = [dict(t) for t in tools] or None
-    texts = [tokenizer.apply_chat_template(list(r["prompt"]), tools=definitions, tokenize=False,
-                                           add_generation_prompt=True) for r in rows]
+    definitions = [dict(t) for t in tools]
+    texts = [tokenizer.apply_chat_template(list(r["prompt"]), tools=definitions or r.get("tools"), tokenize=False,
+                                           add_generation_prompt=True) for r in rows]  # call-only: each row's tools
     flat = generate(model, tokenizer, [t for t in texts for _ in range(n)], max_new_tokens=max_new_tokens,
                     batch_size=batch_size, do_sample=do_sample, temperature=temperature)
     return [flat[i * n:(i + 1) * n] for i in range(len(rows))]

@@ -198,8 +198,8 @@ TOOL_DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
 ]}
 
 
-def load_tool_rows(name: str | None = None, *, data: str | Path | None = None,
-                   seed: int = 0) -> tuple[list[dict], list[dict], list[str]]:
+def load_tool_rows(name: str | None = None, *, data: str | Path | None = None, seed: int = 0,
+                   heldout_fraction: float = HELDOUT_FRACTION) -> tuple[list[dict], list[dict], list[str]]:
     """(train, held-out, notes) validated tool rows from a short name, a hub id or a local file (``data``)."""
     from halo_forge.data import loaders, registry, split_rows
 
@@ -228,5 +228,25 @@ def load_tool_rows(name: str | None = None, *, data: str | Path | None = None,
             rows.append(check_row(formatted, where(i)))
     if len(rows) < len(raw):
         notes.append(f"{len(raw) - len(rows)} of {len(raw)} rows hold no tool call and were skipped")
-    train, heldout = split_rows(rows, HELDOUT_FRACTION, seed)
+    train, heldout = split_rows(rows, heldout_fraction, seed)
     return train, heldout, notes
+
+
+def load_tool_data(config):
+    """`SplitData` of validated tool rows for an agentic config (--dataset or --data, --eval-split for sets
+    without a held-out split, --max-samples, --max-eval-samples)."""
+    from halo_forge.data import SplitData, registry
+
+    train, heldout, notes = load_tool_rows(config.dataset, data=config.data, seed=config.seed,
+                                           heldout_fraction=config.eval_split)
+    if config.data is not None:
+        source = str(config.data)
+    else:
+        spec = registry.get_spec(config.dataset or "tool_world", TOOL_DATASETS, "agentic")
+        source = f"builtin:{spec.name}" if spec is not None and spec.source == "builtin" else \
+            (spec.source if spec else str(config.dataset))
+    if config.max_samples is not None and len(train) > config.max_samples:
+        train = train[: config.max_samples]
+        notes.append(f"training on the first {config.max_samples} tool rows (--max-samples)")
+    return SplitData(train=train, heldout=heldout[: config.max_eval_samples], source=source, format="tools",
+                     notes=notes)

@@ -22,7 +22,8 @@ SHARED_CODE = ("config.py", "backend.py", "training", "evaluation.py", "summary.
 # what the RL trainers (GRPO, RAFT) share besides (the verifiers enter the key through their own identity)
 RL_CODE = ("rl.py", "rollout")
 # trainers built from other trainers' code: that code is theirs too
-REUSED_CODE = {"grpo": RL_CODE, "raft": RL_CODE, "reasoning": ("sft", "grpo", "raft", "verifiers", *RL_CODE)}
+REUSED_CODE = {"grpo": RL_CODE, "raft": RL_CODE, "reasoning": ("sft", "grpo", "raft", "verifiers", *RL_CODE),
+               "agentic": ("raft", "verifiers", *RL_CODE)}
 
 
 def sha256_json(obj) -> str:
