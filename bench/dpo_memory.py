@@ -105,11 +105,14 @@ def child(mode: str, args) -> dict:
                                        "logging_steps": 10, **common, **extra})
         run = get_dpo_trainer(cfg)
         run.quiet = True
+        built = []
+        build = run.build
+        run.build = lambda *a, **kw: built.append(build(*a, **kw)) or built[-1]  # keep TRL's trainer to inspect
         t0 = time.monotonic()
         summary = run.train()
         setup = None
-        steps, runtime = summary.total_train_steps_executed, summary.extra["train_runtime_seconds"]
-        trainer = run.trl_trainer
+        steps, runtime = summary.total_train_steps_executed, summary.extra["train_seconds"]
+        trainer = built[0]
         ref_params = sum(p.numel() for p in trainer.ref_model.parameters()) if trainer.ref_model is not None else 0
     return {"mode": mode, "peak_rss_mb": round(_peak_rss_mb(), 1), "steps": steps,
             "steps_per_s": round(steps / runtime, 3), "train_runtime_s": round(runtime, 2),

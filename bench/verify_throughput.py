@@ -7,11 +7,15 @@ sandboxed, plain, …) so machine noise hits both alike; the median round is rep
 
 - execution: a trivial Python program (read two ints, print the sum) on one stdin/stdout test.
   plain = ``subprocess.run([python, -I, prog.py], input=…, capture_output=True, timeout=…)`` + the
-  output comparison; sandboxed = ``get_verifier("execution").verify_batch`` (scratch dir, cgroup
-  join, bubblewrap, rlimits, per-case timeout, bounded capture, cleanup).
+  output comparison; sandboxed = ``get_verifier("execution").verify_batch``: a sample forked from a
+  warm fork server inside bubblewrap, with its own PID/mount/IPC namespaces, tmpfs quota, host uid,
+  seccomp filter, rlimits and cgroups, bounded capture, wall-clock deadline.
 - humaneval: the canonical solutions of the first N bundled problems. plain = the program
-  (prompt + solution + test + ``check(entry_point)``) run by ``python -I``; sandboxed =
-  ``get_verifier("humaneval").verify_batch`` (nonce harness, same sandbox).
+  (prompt + solution + test + ``check(entry_point)``) run by ``python -I`` in one process;
+  sandboxed = ``get_verifier("humaneval").verify_batch``: the program served from the sandbox as
+  above, the check run by a separate judge process that calls it over a pipe with plain values.
+
+The pools (sandbox slots, judges) are warmed up before the first round, as they are in a training run.
 
 ``--write-docs`` replaces the "Verifier throughput" section of docs/BENCHMARKS.md (only that section).
 """
@@ -38,6 +42,7 @@ from halo_forge.verifiers.sandbox import detect_isolation, isolation_report  # n
 
 TRIVIAL = "a, b = map(int, input().split())\nprint(a + b)\n"
 SECTION = "## Verifier throughput"
+TARGET = 0.9
 
 
 def plain_runs(programs: list[tuple[str, str, str]], workers: int, timeout: float = 10.0) -> float:
@@ -116,9 +121,9 @@ def main() -> None:
                      + " ".join(f"{x:.1f}" for x in r["sandboxed_all"]))
     table = "\n".join(lines)
     print(table)
-    ok = res[0]["ratio"] >= 0.8
-    print(f"target: sandboxed ≥ 0.8× plain for the trivial program: {'met' if ok else 'NOT met'} "
-          f"({res[0]['ratio']:.2f}×)")
+    worst = min(r["ratio"] for r in res)
+    print(f"target: sandboxed ≥ {TARGET}× plain, every workload: {'met' if worst >= TARGET else 'NOT met'} "
+          f"(lowest {worst:.2f}×)")
     if args.write_docs:
         write_docs(table, iso, args, res)
 
@@ -126,27 +131,31 @@ def main() -> None:
 def write_docs(table: str, iso: dict, args, res) -> None:
     path = ROOT / "docs" / "BENCHMARKS.md"
     load = os.getloadavg()[0]
+    worst = min(r["ratio"] for r in res)
     body = f"""{SECTION}
 
 `python bench/verify_throughput.py --write-docs` (defaults: {args.n} verifications per round, {args.rounds}
-rounds interleaved plain/sandboxed, a pool of {args.workers} on both sides; median round reported).
-*plain* runs each program as `subprocess.run([python, "-I", prog.py], input=…, capture_output=True)`
-and compares the output; *sandboxed* is the real verifier's `verify_batch`: scratch directory, cgroup
-join (pids + memory), bubblewrap namespaces, rlimits, wall-clock deadline, bounded capture, cleanup,
-and for humaneval the nonce harness.
+rounds interleaved plain/sandboxed, a pool of {args.workers} on both sides; median round reported; the
+sandbox's pools warmed first). *plain* runs each program as `subprocess.run([python, "-I", prog.py],
+input=…, capture_output=True)` and compares the output (humaneval: prompt, solution, test and
+`check()` in that one process); *sandboxed* is the real verifier's `verify_batch`: each sample forked
+from a warm fork server inside bubblewrap (own PID/mount/IPC namespaces, tmpfs quota, unprivileged host
+uid, seccomp, rlimits, pids/memory/cpu cgroups, deadline, bounded capture) and, for humaneval, the
+check run by a separate judge process calling the candidate over a pipe.
 
-Measured {time.strftime('%Y-%m')} on the shared 2-core CPU-only dev machine (load average {load:.1f} at the
-end), Python {platform.python_version()}, isolation `{iso['isolation']}`, process bound: {iso['process_bound']}:
+Measured {time.strftime('%Y-%m-%d')} on the shared 2-core CPU-only dev machine (other engineers' test
+suites running; load average {load:.1f} at the end), Python {platform.python_version()}, isolation
+`{iso['isolation']}`, process bound: {iso['process_bound']}:
 
 ```
 {table}
 ```
 
-Target: sandboxed ≥ 0.8× plain for the trivial program: {'met' if res[0]['ratio'] >= 0.8 else 'not met'}
-({res[0]['ratio']:.2f}×). Interpreter start-up (~25–40 ms here) dominates both sides; per run the sandbox
-adds one host `sh` (cgroup join + `ulimit`), bubblewrap's namespace setup (~6 ms idle) and the scratch
-directory. An earlier layout (a second `sh`, a runner script and `timeout` even for one test case)
-measured 0.51× on a loaded machine; one test case now runs as a single sandboxed process.
+Target: sandboxed ≥ {TARGET}× plain on every workload: {'met' if worst >= TARGET else 'not met'} (lowest
+{worst:.2f}×). The sandbox is faster than a plain subprocess because a sample is a fork of a warm
+interpreter (namespaces, mounts and the uid switch cost a few milliseconds) while the plain side pays
+the interpreter's start-up (20-40 ms of CPU here) for every program. The previous design (one bubblewrap
+plus a fresh interpreter per sample, checks inside the candidate's process) measured 0.91× / 0.96×.
 """
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)

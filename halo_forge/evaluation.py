@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from halo_forge.data.formats import answers_match, final_answer
+from halo_forge.training.figures import Figure, Figures
 
 
 def prompt_text(row: dict, tokenizer) -> str:
@@ -45,15 +46,23 @@ def generate(model, tokenizer, prompts: list[str], *, max_new_tokens: int, batch
     return outs
 
 
-def task_accuracy(model, tokenizer, rows: list[dict], *, max_new_tokens: int = 16) -> tuple[float, int] | None:
+def task_accuracy(model, tokenizer, rows: list[dict], *, max_new_tokens: int = 16,
+                  batch_size: int = 64) -> Figure | None:
     """Fraction of rows with an `answer` whose greedy completion has that final answer; None if no row has one."""
     scored = [r for r in rows if r.get("answer") is not None]
     if not scored:
         return None
     completions = generate(model, tokenizer, [prompt_text(r, tokenizer) for r in scored],
-                           max_new_tokens=max_new_tokens)
+                           max_new_tokens=max_new_tokens, batch_size=batch_size)
     hits = sum(answers_match(final_answer(c), str(r["answer"])) for c, r in zip(completions, scored))
-    return hits / len(scored), len(scored)
+    return Figure(hits / len(scored), len(scored))
+
+
+def heldout_loss(trainer, rows: list[dict]) -> Figure | None:
+    """The trainer's own loss on the held-out rows (its eval dataset); None without held-out rows."""
+    if not rows:
+        return None
+    return Figure(float(trainer.evaluate()["eval_loss"]), len(rows), higher_is_better=False)
 
 
 # --- preference pairs (DPO, ORPO, RM) --------------------------------------------------------------
@@ -113,7 +122,7 @@ def sequence_logps(model, tokenizer, prompts: list[str], completions: list[str],
     return out
 
 
-def preference_accuracy(model, tokenizer, rows: list[dict], *, batch_size: int = 64) -> tuple[float, int] | None:
+def preference_accuracy(model, tokenizer, rows: list[dict], *, batch_size: int = 64) -> Figure | None:
     """Fraction of held-out pairs where the model gives the chosen reply a higher log-probability than
     the rejected one; None when there are no pairs."""
     if not rows:
@@ -122,7 +131,7 @@ def preference_accuracy(model, tokenizer, rows: list[dict], *, batch_size: int =
     prompts = [p for p, _, _ in texts]
     chosen = sequence_logps(model, tokenizer, prompts, [c for _, c, _ in texts], batch_size=batch_size)
     rejected = sequence_logps(model, tokenizer, prompts, [r for _, _, r in texts], batch_size=batch_size)
-    return sum(c > r for c, r in zip(chosen, rejected)) / len(rows), len(rows)
+    return Figure(sum(c > r for c, r in zip(chosen, rejected)) / len(rows), len(rows))
 
 
 def reward_scores(model, tokenizer, texts: list[str], *, batch_size: int = 32) -> list[float]:
@@ -149,31 +158,24 @@ def reward_scores(model, tokenizer, texts: list[str], *, batch_size: int = 32) -
     return scores
 
 
-def pairwise_accuracy(model, tokenizer, rows: list[dict]) -> tuple[float, int] | None:
+def pairwise_accuracy(model, tokenizer, rows: list[dict], *, batch_size: int = 32) -> Figure | None:
     """RM: fraction of held-out pairs whose chosen text scores above its rejected text."""
     if not rows:
         return None
     texts = [pair_texts(r, tokenizer) for r in rows]
-    chosen = reward_scores(model, tokenizer, [p + c for p, c, _ in texts])
-    rejected = reward_scores(model, tokenizer, [p + r for p, _, r in texts])
-    return sum(c > r for c, r in zip(chosen, rejected)) / len(rows), len(rows)
+    chosen = reward_scores(model, tokenizer, [p + c for p, c, _ in texts], batch_size=batch_size)
+    rejected = reward_scores(model, tokenizer, [p + r for p, _, r in texts], batch_size=batch_size)
+    return Figure(sum(c > r for c, r in zip(chosen, rejected)) / len(rows), len(rows))
 
 
-def preference_evaluations(model, tokenizer, heldout: list[dict], *, max_new_tokens: int, batch_size: int):
-    """(preference accuracy, task accuracy or None) on held-out pairs: what DPO and ORPO measure."""
-    pref = preference_accuracy(model, tokenizer, heldout, batch_size=batch_size)
-    task = task_accuracy(model, tokenizer, heldout, max_new_tokens=max_new_tokens)
-    return pref, task
+# a secondary held-out task accuracy may fall this much before the verdict warns (DPO, ORPO, SFT)
+TASK_TOLERANCE = {"heldout_accuracy": 0.02}
 
 
-def preference_judgement(before, after) -> list:
-    """Primary: held-out preference accuracy; secondary: task accuracy (a drop of more than 2 points warns)."""
-    from halo_forge.summary import Evaluation
-
-    (pref0, task0), (pref1, task1) = before, after
-    evaluations = []
-    if pref0 is not None:
-        evaluations.append(Evaluation.of("heldout_preference_accuracy", pref0[0], pref1[0], n=pref0[1]))
-    if task0 is not None:
-        evaluations.append(Evaluation.of("heldout_accuracy", task0[0], task1[0], n=task0[1], tolerance=0.02))
-    return evaluations
+def preference_figures(model, tokenizer, heldout: list[dict], *, max_new_tokens: int, batch_size: int) -> Figures:
+    """What DPO and ORPO measure on held-out pairs: preference accuracy (primary) and, for rows with an
+    `answer`, task accuracy."""
+    return Figures.of(
+        heldout_preference_accuracy=preference_accuracy(model, tokenizer, heldout, batch_size=batch_size),
+        heldout_accuracy=task_accuracy(model, tokenizer, heldout, max_new_tokens=max_new_tokens,
+                                       batch_size=batch_size))

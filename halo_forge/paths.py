@@ -25,3 +25,29 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def cached_folder(target: Path, build, *, marker: str) -> Path:
+    """`target`, built on first use by `build(tmp_folder)` and renamed into place atomically.
+
+    `marker` is a file `build` writes last; its presence means the folder is complete. Two processes
+    building at once both succeed: the first rename wins and the other copy is dropped.
+    """
+    import shutil
+    import tempfile
+
+    target = Path(target)
+    if (target / marker).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        build(tmp)
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process finished first: keep theirs
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target

@@ -15,6 +15,10 @@ Each later stage is built to fix one of them, and the quickstart measures that i
     problems), so the right answers are there to be rewarded. A flaw the model never gets right, like
     flaw 1 after SFT, would give GRPO nothing to reward: that one needs the pairs.
 Held-out figures are measured on the same 200 problems, never trained on, scored against the true sums.
+
+`--accelerator mlx` runs the same three stages with the MLX trainers (same configs: on Apple silicon they reach
+the PyTorch figures' neighbourhood; on a Linux CPU MLX is ~10x slower than PyTorch, so shorter runs are the
+practical choice there — see docs/MLX.md).
 """
 
 from __future__ import annotations
@@ -38,8 +42,8 @@ QUICKSTART_SFT = dict(
 )
 
 
-def sft_config(output_dir: Path, seed: int = 42, max_steps: int | None = None) -> SFTConfig:
-    values = dict(QUICKSTART_SFT, output=Path(output_dir) / "sft", seed=seed, overwrite=True)
+def sft_config(output_dir: Path, seed: int = 42, max_steps: int | None = None, accelerator: str = "auto") -> SFTConfig:
+    values = dict(QUICKSTART_SFT, output=Path(output_dir) / "sft", seed=seed, overwrite=True, accelerator=accelerator)
     if max_steps is not None:
         values["max_steps"] = max_steps
     return SFTConfig(**values)
@@ -54,8 +58,10 @@ QUICKSTART_DPO = dict(
 )
 
 
-def dpo_config(output_dir: Path, sft_model: str, seed: int = 42, max_steps: int | None = None) -> DPOConfig:
-    values = dict(QUICKSTART_DPO, model=str(sft_model), output=Path(output_dir) / "dpo", seed=seed, overwrite=True)
+def dpo_config(output_dir: Path, sft_model: str, seed: int = 42, max_steps: int | None = None,
+               accelerator: str = "auto") -> DPOConfig:
+    values = dict(QUICKSTART_DPO, model=str(sft_model), output=Path(output_dir) / "dpo", seed=seed, overwrite=True,
+                  accelerator=accelerator)
     if max_steps is not None:
         values["max_steps"] = max_steps
     return DPOConfig(**values)
@@ -71,8 +77,10 @@ QUICKSTART_GRPO = dict(
 )
 
 
-def grpo_config(output_dir: Path, dpo_model: str, seed: int = 42, max_steps: int | None = None) -> GRPOConfig:
-    values = dict(QUICKSTART_GRPO, model=str(dpo_model), output=Path(output_dir) / "grpo", seed=seed, overwrite=True)
+def grpo_config(output_dir: Path, dpo_model: str, seed: int = 42, max_steps: int | None = None,
+                accelerator: str = "auto") -> GRPOConfig:
+    values = dict(QUICKSTART_GRPO, model=str(dpo_model), output=Path(output_dir) / "grpo", seed=seed, overwrite=True,
+                  accelerator=accelerator)
     if max_steps is not None:
         values["max_steps"] = max_steps
     return GRPOConfig(**values)
@@ -127,7 +135,7 @@ def _figure(summary, metric: str) -> dict | None:
     return None if ev is None else {"before": ev.before, "after": ev.after, "n": ev.n}
 
 
-def results(seed: int, summaries: dict, flaws: dict) -> dict:
+def results(seed: int, summaries: dict, flaws: dict, backend: str = "cpu") -> dict:
     """The quickstart's figures (what `quickstart.json` holds): per stage, held-out accuracy before and
     after, the verdict, DPO's preference accuracy, and the flaw counts of each stage's model."""
     stages = {}
@@ -137,7 +145,7 @@ def results(seed: int, summaries: dict, flaws: dict) -> dict:
         pref = _figure(summary, "heldout_preference_accuracy")
         if pref is not None:
             stages[stage]["preference_accuracy"] = pref
-    return {"seed": seed, "stages": stages, "flaws": flaws}
+    return {"seed": seed, "backend": backend, "stages": stages, "flaws": flaws}
 
 
 def write_results(output_dir: Path, figures: dict) -> Path:
@@ -156,15 +164,15 @@ def _change(before: int, after: int) -> str:
 
 def report_lines(figures: dict) -> list[str]:
     """The closing report: each stage's held-out figures, then what it did to each of the teacher's flaws."""
-    stages, flaws = figures["stages"], figures["flaws"]
-    n = flaws["sft"]["problems"]
-    pct = lambda f: f"{f['before']:.1%} before -> {f['after']:.1%} after"  # noqa: E731
-    lines = [f"[bold]held-out results ({n} problems never trained on, scored against the true sums)[/]"]
+    stages, f = figures["stages"], figures["flaws"]
+    n = f["sft"]["problems"]
+    pct = lambda x, label: f"{x['before']:.1%} before {label} -> {x['after']:.1%} after {label}"  # noqa: E731
+    mlx = " — MLX" if figures.get("backend") == "mlx" else ""
+    lines = [f"[bold]held-out results ({n} problems never trained on){mlx}[/], scored against the true sums"]
     for stage, label in (("sft", "SFT"), ("dpo", "DPO"), ("grpo", "GRPO")):
         s, pref = stages[stage], stages[stage].get("preference_accuracy")
-        lines.append(f"  {label}: held-out accuracy {pct(s)} {label}; "
-                     + (f"preference accuracy {pct(pref)} {label}; " if pref else "") + f"verdict {s['verdict']}")
-    f = flaws
+        lines.append(f"  {label}: held-out accuracy: {pct(s, label)}; "
+                     + (f"preference accuracy: {pct(pref, label)}; " if pref else "") + f"verdict {s['verdict']}")
     lines.append(f"[bold]what each stage fixed[/] (the teacher's flaws in each model's greedy answers to those {n} "
                  f"problems: {f['sft']['carry_problems']} carry problems, {f['sft']['hundreds_problems']} answers of "
                  "100 or more)")

@@ -1,4 +1,4 @@
-"""Modality → config class and dispatch function, imported lazily: the flow's one door to trainers.
+"""Modality → config class, dispatch and data loader, imported lazily: the flow's one door to trainers.
 
 Adding a trainer means adding one line here (and its folder); the flow, the run index, replay and
 the CLI then treat it like every other.
@@ -6,31 +6,25 @@ the CLI then treat it like every other.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, Callable
+from typing import Any
 
+from halo_forge.dispatch import Dispatch, load_ref
 from halo_forge.errors import ConfigError
 
-# modality: (config "module:Class", dispatch "module:function", data loader "module:function")
+# modality: (config "module:Class", its _dispatch module, data loader "module:function")
 TRAINERS: dict[str, tuple[str, str, str]] = {
-    "sft": ("halo_forge.sft.config:SFTConfig", "halo_forge.sft._dispatch:get_sft_trainer",
-            "halo_forge.data:load_sft_data"),
-    "dpo": ("halo_forge.dpo.config:DPOConfig", "halo_forge.dpo._dispatch:get_dpo_trainer",
+    "sft": ("halo_forge.sft.config:SFTConfig", "halo_forge.sft._dispatch", "halo_forge.data:load_sft_data"),
+    "dpo": ("halo_forge.dpo.config:DPOConfig", "halo_forge.dpo._dispatch",
             "halo_forge.data.preference:load_preference_data"),
-    "orpo": ("halo_forge.orpo.config:ORPOConfig", "halo_forge.orpo._dispatch:get_orpo_trainer",
+    "orpo": ("halo_forge.orpo.config:ORPOConfig", "halo_forge.orpo._dispatch",
              "halo_forge.data.preference:load_preference_data"),
-    "rm": ("halo_forge.rm.config:RMConfig", "halo_forge.rm._dispatch:get_rm_trainer",
+    "rm": ("halo_forge.rm.config:RMConfig", "halo_forge.rm._dispatch",
            "halo_forge.data.preference:load_preference_data"),
-    "grpo": ("halo_forge.grpo.config:GRPOConfig", "halo_forge.grpo._dispatch:get_grpo_trainer",
+    "grpo": ("halo_forge.grpo.config:GRPOConfig", "halo_forge.grpo._dispatch",
              "halo_forge.data.prompts:load_prompt_data"),
-    "raft": ("halo_forge.raft.config:RAFTConfig", "halo_forge.raft._dispatch:get_raft_trainer",
+    "raft": ("halo_forge.raft.config:RAFTConfig", "halo_forge.raft._dispatch",
              "halo_forge.data.prompts:load_prompt_data"),
 }
-
-
-def _load(ref: str) -> Any:
-    module, name = ref.split(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def modalities() -> list[str]:
@@ -44,19 +38,27 @@ def _entry(modality: str) -> tuple[str, str, str]:
 
 
 def config_class(modality: str):
-    return _load(_entry(modality)[0])
+    return load_ref(_entry(modality)[0])
 
 
-def dispatcher(modality: str) -> Callable[..., Any]:
-    """`get_<modality>_trainer(config, data=None)`."""
-    return _load(_entry(modality)[1])
+def dispatch(modality: str) -> Dispatch:
+    return load_ref(_entry(modality)[1] + ":DISPATCH")
+
+
+def mlx_modalities() -> list[str]:
+    return [m for m in TRAINERS if "mlx" in dispatch(m).classes]
 
 
 def load_data(config):
     """The run's rows as a `SplitData` (train + held-out), materialised once per run."""
-    return _load(_entry(config.modality)[2])(config)
+    return load_ref(_entry(config.modality)[2])(config)
 
 
-def get_trainer(config, data=None):
-    """The constructed trainer for `config` (its modality picks the dispatch function)."""
-    return dispatcher(config.modality)(config, data=data)
+def check(config) -> list:
+    """Every problem that stops `config` from running here (backend limits, output folder); pure."""
+    return dispatch(config.modality).check(config)
+
+
+def get_trainer(config, data=None) -> Any:
+    """The trainer for `config`, built once for the run (its modality picks the dispatch)."""
+    return dispatch(config.modality).get(config, data=data)

@@ -6,37 +6,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from halo_forge.config import TrainConfig
+from halo_forge.config import FieldGroup, Problem
+from halo_forge.training.trainer import TorchTrainer
 
 RolloutEngine = Literal["auto", "torch", "vllm", "mlx"]
 
 
-class RLFields(TrainConfig):
-    """Fields GRPO and RAFT share: prompts data, verifiers, sampling and held-out evaluation."""
+class RolloutFields(FieldGroup):
+    """Fields GRPO and RAFT share: the verifiers that reward a completion and how completions are sampled."""
 
     verifiers: list[str] = Field(["math"], description="Verifier(s) scoring each completion (`halo-forge verifiers list`); on the command line --verifier NAME, repeatable.")
     verifier_weights: list[float] | None = Field(None, description="One weight per verifier (default: equal); on the command line --verifier-weight W, repeatable.")
     verifier_args: list[str] = Field([], description="Verifier options key=value (NAME:key=value targets one verifier); on the command line --verifier-arg, repeatable.")
     unsafe_verifier_execution: bool = Field(False, description="Allow code-running verifiers without a sandbox (only on a machine you can lose).")
     rollout_engine: RolloutEngine = Field("auto", description="Sampling engine: auto (vllm on a GPU when installed, else torch), torch, vllm or mlx.")
-    vllm_mode: Literal["colocate", "server"] = Field("colocate", description="With the vllm engine: colocate (in this process) or server (a running `trl vllm-serve`).")
     temperature: float = Field(0.9, gt=0, description="Sampling temperature of the rollouts.")
     max_completion_length: int = Field(256, gt=0, description="Maximum new tokens per sampled completion.")
-    eval_batch_size: int = Field(64, gt=0, description="Batch size for held-out evaluation.")
 
-    @model_validator(mode="after")
-    def _rl_checks(self) -> "RLFields":
+    def _check(self) -> list[Problem]:
         problems = []
         if not self.verifiers:
-            problems.append("give at least one --verifier")
+            problems.append(Problem("verifiers", [], "give at least one --verifier"))
         if self.verifier_weights is not None and len(self.verifier_weights) != len(self.verifiers):
-            problems.append(f"{len(self.verifier_weights)} --verifier-weight values for {len(self.verifiers)} "
-                            "--verifier: give one weight per verifier")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+            problems.append(Problem("verifier_weights", self.verifier_weights,
+                                    f"{len(self.verifier_weights)} --verifier-weight values for "
+                                    f"{len(self.verifiers)} --verifier: give one weight per verifier"))
+        return problems
 
     def verifier_options(self) -> dict[str, dict[str, Any]]:
         from halo_forge.verifiers import parse_verifier_args
@@ -71,11 +68,57 @@ class RLFields(TrainConfig):
                         verifier_identity(n, opts[n]) for n, w in zip(self.verifiers, weights))
 
 
+def rollout_problems(config) -> list[Problem]:
+    """What stops the rollout fields from working here (pure): unknown verifiers, options naming no
+    configured verifier, an engine that cannot run."""
+    from halo_forge.errors import BackendError, ConfigError
+    from halo_forge.rollout import resolve_engine
+    from halo_forge.verifiers import available_verifiers
+
+    problems = []
+    known = available_verifiers()
+    for name in config.verifiers:
+        if name not in known:
+            problems.append(Problem("verifiers", name, f"unknown verifier; available: {', '.join(sorted(known))} "
+                                                       "(`halo-forge verifiers list` describes them)"))
+    try:
+        config.verifier_options()
+    except ConfigError as exc:
+        problems.append(Problem("verifier_args", config.verifier_args, exc.message))
+    try:
+        resolve_engine(config.rollout_engine)
+    except BackendError as exc:
+        problems.append(Problem("rollout_engine", config.rollout_engine,
+                                exc.message + (f": {exc.hint}" if exc.hint else "")))
+    return problems
+
+
+class RolloutTrainer(TorchTrainer):
+    """What a PyTorch trainer that samples and verifies holds beyond the common state: its verifiers,
+    built once with the trainer; its check adds the rollout problems (unknown verifiers, engine)."""
+
+    used_elsewhere = {**TorchTrainer.used_elsewhere,
+                      "unsafe_verifier_execution": "the verifier options (plan['verifiers'])"}
+
+    def __init__(self, config, backend: str, data=None) -> None:
+        super().__init__(config, backend, data)
+        self.verifiers = build_verifiers(config)
+
+    @classmethod
+    def check(cls, config, caps) -> list[Problem]:
+        return super().check(config, caps) + rollout_problems(config)
+
+
 def _runs_code(name: str) -> bool:
     from halo_forge.verifiers import available_verifiers
 
     entry = available_verifiers().get(name)
     return bool(entry and entry.cls.runs_code)
+
+
+def verifier_plan(config) -> dict:
+    """The verifiers a run scores with: names, options (sandbox choice included) and weights."""
+    return {"names": list(config.verifiers), "options": config.verifier_options(), "weights": config.verifier_weights}
 
 
 def build_verifiers(config) -> list[tuple[str, Any, float]]:
@@ -138,7 +181,7 @@ def reward_funcs(verifiers, row_fields: list[str], *, memo_size: int = 200_000) 
     return funcs
 
 
-def pass_rate(model, tokenizer, verifiers, rows: list[dict], *, max_new_tokens: int, batch_size: int) -> tuple[float, int] | None:
+def pass_rate(model, tokenizer, verifiers, rows: list[dict], *, max_new_tokens: int, batch_size: int):
     """Held-out task accuracy: fraction of prompts whose greedy completion passes every verifier."""
     from halo_forge.evaluation import generate, prompt_text
 
@@ -147,5 +190,7 @@ def pass_rate(model, tokenizer, verifiers, rows: list[dict], *, max_new_tokens: 
     texts = generate(model, tokenizer, [prompt_text(r, tokenizer) for r in rows], max_new_tokens=max_new_tokens,
                      batch_size=batch_size)
     scored = score(verifiers, texts, rows)
-    return sum(s["passed"] for s in scored) / len(rows), len(rows)
+    from halo_forge.training.figures import Figure
+
+    return Figure(sum(s["passed"] for s in scored) / len(rows), len(rows))
 

@@ -20,7 +20,10 @@ fi
 # System programs the tests and features use, one line each: the command that must exist, the Debian
 # package that provides it, and what needs it. Installed with apt where we are root; otherwise listed.
 system_programs=(
-  "bwrap bubblewrap the verifier sandbox (halo_forge/verifiers/sandbox.py; without it: an unshare fallback)"
+  "bwrap bubblewrap the verifier sandbox (halo_forge/verifiers/sandbox.py; without it code-running verifiers need --unsafe-verifier-execution)"
+  "chromium chromium the dashboard's browser tests (tests/test_dashboard_browser.py; without it: skipped)"
+  "g++ g++ mx.compile on Linux CPU (MLX JIT-compiles its fused CPU kernels with g++, cached under /tmp/mlx)"
+  "espeak-ng espeak-ng built-in spoken-digit audio (halo_forge/data/audio_builtin.py; without it: generated tones)"
 )
 missing=()
 for line in "${system_programs[@]}"; do

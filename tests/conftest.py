@@ -29,9 +29,28 @@ def tiny_model_path():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _stop_local_prefect_server():
-    """Runs that go through the flow start one local Prefect server for the session; stop it at the end."""
-    yield
+def _local_prefect_server():
+    """One local Prefect server for the session: started in the background as the session begins (so no
+    test waits ~10 s for it unless it needs it before it is up: `ensure_server` then waits on the start
+    lock), stopped at the end."""
+    import threading
+
     from halo_forge.orchestration import server
 
-    server.stop()
+    starter = threading.Thread(target=server.ensure_server, name="prefect-server-start", daemon=True)
+    starter.start()
+    yield
+    starter.join(timeout=120)
+    server.stop(force=True)
+
+
+@pytest.fixture()
+def rows_file(tmp_path):
+    """`tmp_path/rows.jsonl`: 40 two-digit additions as prompt/completion rows (with their `answer`)."""
+    import json
+
+    rows = [{"prompt": f"What is {a}+{b}?", "completion": str(a + b), "answer": str(a + b)}
+            for a in range(10, 20) for b in range(10, 14)]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path

@@ -158,29 +158,29 @@ def test_chat_row_without_assistant_turn(tmp_path, capsys, target):
 
 def test_unknown_optim(good_data, capsys, target):
     err = fails(capsys, ["--data", str(good_data), "--optim", "adamw_turbo"], target)
-    assert "--optim 'adamw_turbo' is not an optimiser transformers knows" in err
+    assert "--optim (got 'adamw_turbo'): not an optimiser transformers knows" in err
     assert "adamw_torch" in err
 
 
 def test_8bit_optim_without_bitsandbytes_or_gpu(good_data, capsys, target):
     err = fails(capsys, ["--data", str(good_data), "--accelerator", "cpu", "--optim", "adamw_bnb_8bit"], target)
-    assert "--optim adamw_bnb_8bit is a bitsandbytes optimiser" in err
+    assert "--optim (got 'adamw_bnb_8bit'): a bitsandbytes optimiser" in err
     assert "bitsandbytes and a CUDA/ROCm GPU" in err and "use --optim adamw_torch" in err
 
 
 def test_load_in_4bit_on_cpu(good_data, capsys, target):
     err = fails(capsys, ["--data", str(good_data), "--accelerator", "cpu", "--load-in-4bit"], target)
-    assert "--load-in-4bit (QLoRA) needs a CUDA GPU; this run is on cpu" in err
+    assert "--load-in-4bit: QLoRA needs a CUDA GPU; this run is on cpu" in err
     assert "drop --load-in-4bit" in err
 
 
 def test_dora_with_no_lora(good_data, capsys, target):
     err = fails(capsys, ["--data", str(good_data), "--use-dora", "--no-lora"], target)
-    assert "--use-dora needs LoRA adapters but --no-lora asks for a full fine-tune: drop one of them" in err
+    assert "--use-dora: needs LoRA adapters but --no-lora asks for a full fine-tune: drop one of them" in err
 
 
 @pytest.mark.parametrize("flag, value, shown", [
-    ("--learning-rate", "-1e-4", "-0.0001"), ("--learning-rate", "0", "0.0"),
+    ("--learning-rate", "-1e-4", "-1e-4"), ("--learning-rate", "0", "0"),
     ("--batch-size", "0", "0"), ("--batch-size", "-2", "-2"),
 ])
 def test_non_positive_learning_rate_or_batch_size(good_data, capsys, target, flag, value, shown):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import halo_forge.cli.sft as cli_sft
+import halo_forge.cli.trainers as cli_trainers
 from halo_forge.cli.main import main
 from halo_forge.config import build_config, read_yaml
 from halo_forge.errors import ConfigError
@@ -24,7 +24,7 @@ EXAMPLE_FLAGS = ["--dataset", "--data", "--model", "--epochs", "--max-steps", "-
 def captured(monkeypatch):
     """Run the real CLI, but capture the validated config instead of training."""
     configs: list[SFTConfig] = []
-    monkeypatch.setattr(cli_sft, "run_train", lambda config, **run_options: configs.append(config))
+    monkeypatch.setattr(cli_trainers, "run_train", lambda config, **run_options: configs.append(config))
     return configs
 
 
@@ -125,18 +125,30 @@ def test_every_example_flag_is_in_help(capsys):
     assert "[pissa|loftq|olora|gaussian|true|false]" in help_text
 
 
-@pytest.mark.parametrize("init", ["pissa", "loftq", "olora", "gaussian", "true", "false"])
+@pytest.mark.parametrize("init", ["pissa", "olora", "gaussian", "true", "false"])
 def test_full_example_parses(init, captured):
     cfg = cli_config(captured, [
         "--dataset", "codealpaca", "--model", "Qwen/Qwen2.5-Coder-3B", "--epochs", "3", "--max-steps", "10",
         "--batch-size", "2", "--gradient-accumulation", "16", "--lora-rank", "16", "--lora-alpha", "32",
         "--use-dora", "--use-rslora", "--init-lora-weights", init, "--learning-rate", "1e-4",
-        "--optim", "adamw_torch_fused", "--output", "out/x", "--seed", "3", "--load-in-4bit"])
+        "--optim", "adamw_torch_fused", "--output", "out/x", "--seed", "3"])
     assert (cfg.dataset, cfg.model, cfg.epochs, cfg.max_steps) == ("codealpaca", "Qwen/Qwen2.5-Coder-3B", 3.0, 10)
     assert (cfg.batch_size, cfg.gradient_accumulation, cfg.lora_rank, cfg.lora_alpha) == (2, 16, 16, 32.0)
-    assert cfg.use_dora and cfg.use_rslora and cfg.load_in_4bit and not cfg.no_lora
+    assert cfg.use_dora and cfg.use_rslora and not cfg.load_in_4bit and not cfg.no_lora
     assert cfg.init_lora_weights == init
     assert (cfg.learning_rate, cfg.optim, cfg.output, cfg.seed) == (1e-4, "adamw_torch_fused", Path("out/x"), 3)
+
+
+def test_gpu_only_flags_are_refused_with_the_config_on_cpu(capsys, captured):
+    """QLoRA and LoftQ need a CUDA GPU: on this CPU machine they are reported in the one config error,
+    beside the config's own mistakes, before anything starts."""
+    rc = main(["sft", "train", "--dataset", "codealpaca", "--load-in-4bit", "--init-lora-weights", "loftq",
+               "--lora-rank", "0"])
+    err = assert_one_error(rc, capsys.readouterr().err)
+    assert "--lora-rank (got 0): Input should be greater than 0" in err
+    assert "--load-in-4bit: QLoRA needs a CUDA GPU; this run is on cpu" in err
+    assert "--init-lora-weights (got 'loftq'): needs a CUDA/ROCm GPU" in err
+    assert captured == []
 
 
 def test_no_lora_parses(captured):
@@ -157,8 +169,8 @@ def test_several_bad_fields_reported_together(tmp_path, capsys, captured):
     err = assert_one_error(rc, capsys.readouterr().err)
     assert not captured
     assert f"invalid configuration ({yaml_path} + command line)" in err
-    for flag in ("--max-length (got 0)", "--lora-dropout (got 1.5)", "--learning-rate (got -0.0001)",
-                 "--batch-size (got 0)", "--epochs (got 0.0)"):
+    for flag in ("--max-length (got 0)", "--lora-dropout (got 1.5)", "--learning-rate (got -1e-4)",
+                 "--batch-size (got 0)", "--epochs (got 0)"):
         assert flag in err, flag
     assert "fix: run `halo-forge sft train --help`" in err
 
@@ -167,9 +179,9 @@ def test_conflicting_lora_flags_reported_together(capsys):
     rc = main(["sft", "train", "--data", "rows.jsonl", "--no-lora", "--use-dora", "--use-rslora",
                "--init-lora-weights", "pissa"])
     err = assert_one_error(rc, capsys.readouterr().err)
-    assert "--use-dora needs LoRA adapters but --no-lora" in err
-    assert "--use-rslora needs LoRA adapters but --no-lora" in err
-    assert "--init-lora-weights pissa needs LoRA adapters" in err
+    assert "--use-dora: needs LoRA adapters but --no-lora" in err
+    assert "--use-rslora: needs LoRA adapters but --no-lora" in err
+    assert "--init-lora-weights (got 'pissa'): needs LoRA adapters" in err
 
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path, capsys):
@@ -197,7 +209,7 @@ def test_unknown_yaml_key_is_reported(tmp_path, capsys, captured):
     err = assert_one_error(rc, capsys.readouterr().err)
     assert not captured
     assert str(yaml_path) in err
-    assert "learning_rat (got '1e-3'): unknown field (did you mean learning_rate?)" in err
+    assert "learning_rat (got 1e-3): unknown field (did you mean learning_rate?)" in err
     assert "flux_capacitor (got 3): unknown field" in err
 
 
@@ -220,8 +232,28 @@ def test_empty_yaml_means_defaults(tmp_path, captured):
     assert cfg.epochs == 3.0
 
 
-def test_bad_choice_is_a_usage_error(capsys):
-    rc = main(["sft", "train", "--data", "rows.jsonl", "--init-lora-weights", "random"])
-    err = capsys.readouterr().err
-    assert rc == 2 and "Traceback" not in err and err.count("Error: ") == 1
-    assert "--init-lora-weights" in err and "'random' is not one of" in err
+def test_bad_choice_is_reported_with_the_other_problems(capsys):
+    """A value outside a field's choices is one of the config's problems (not click's usage error)."""
+    rc = main(["sft", "train", "--init-lora-weights", "random", "--lora-rank", "0"])
+    err = assert_one_error(rc, capsys.readouterr().err)
+    assert "--init-lora-weights (got 'random'): Input should be 'pissa', 'loftq', 'olora', 'gaussian', 'true' or " \
+           "'false'" in err
+    assert "--lora-rank (got 0): Input should be greater than 0" in err
+    assert "--dataset: give a dataset: --dataset NAME or --data FILE" in err
+
+
+def test_three_independent_mistakes_are_reported_in_one_error(capsys):
+    """A value outside the choices, an impossible combination, a missing dataset and an optimiser the
+    backend does not have: one `Error:`, every problem with its flag, value and fix, nothing run."""
+    rc = main(["dpo", "train", "--loss-type", "ipo", "--label-smoothing", "0.2", "--optim", "adamw_turbo",
+               "--beta", "fast"])
+    err = assert_one_error(rc, capsys.readouterr().err)
+    lines = [line.strip() for line in err.splitlines()]
+    assert "--dataset: give a dataset: --dataset NAME or --data FILE" in lines
+    assert any(line.startswith("--optim (got 'adamw_turbo'): not an optimiser transformers knows") for line in lines)
+    assert any(line.startswith("--beta (got 'fast'): Input should be a valid number") for line in lines)
+    assert ("--label-smoothing (got 0.2): cDPO applies to --loss-type sigmoid or rpo, not ipo: drop --label-smoothing "
+            "or change the loss type") in lines
+    # listed in the order the flags appear in --help
+    flags = [line.split(" ")[0].rstrip(":") for line in lines if line.startswith("--")]
+    assert flags == ["--dataset", "--optim", "--beta", "--label-smoothing"]

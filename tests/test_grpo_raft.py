@@ -41,20 +41,25 @@ def test_grpo_takes_real_steps_through_the_flow(workspace):
 
 
 def _grpo_run(data, tmp, *flags):
-    from halo_forge.cli.rlcmd import train_command
-
-    import halo_forge.cli.rlcmd as rlcmd
+    """The config `halo-forge grpo train …` builds from these flags (the real command, not run)."""
+    import halo_forge.cli.trainers as trainers
 
     captured = {}
-
-    orig = rlcmd.run_train
-    rlcmd.run_train = lambda config, **kw: captured.setdefault("config", config)
+    orig = trainers.run_train
+    trainers.run_train = lambda config, **kw: captured.setdefault("config", config)
     try:
-        train_command("grpo").main(["--data", str(data), "--output", str(tmp / "o"), *COMMON, *flags],
-                                   standalone_mode=False)
+        trainers.trainer_group("grpo").main(["train", "--data", str(data), "--output", str(tmp / "o"), *COMMON,
+                                             *flags], standalone_mode=False)
     finally:
-        rlcmd.run_train = orig
+        trainers.run_train = orig
     return captured["config"]
+
+
+def _trl_args(run, output_dir):
+    """The GRPOConfig the halo-forge trainer hands to TRL (built from its plan, without training)."""
+    from trl import GRPOConfig
+
+    return GRPOConfig(**run.plan["trl"], output_dir=str(output_dir))
 
 
 def test_grpo_flags_reach_trl_and_the_reward_functions_get_each_rows_ground_truth(workspace):
@@ -66,7 +71,7 @@ def test_grpo_flags_reach_trl_and_the_reward_functions_get_each_rows_ground_trut
                     "--verifier-arg", "regex_format:mode=search")
     assert cfg.verifiers == ["regex_format", "math"] and cfg.verifier_weights == [1.0, 3.0]
     run = get_trainer(cfg)
-    args = run.trl_args(tmp / "staging")
+    args = _trl_args(run, tmp / "staging")
     assert (args.num_generations, args.epsilon, args.loss_type, args.scale_rewards) == (4, 0.3, "dr_grpo", "none")
     assert args.beta == 0.04 and args.reward_weights == [1.0, 3.0] and args.use_vllm is False
     assert "+" in cfg.verifier and "3*math" in cfg.verifier
@@ -79,7 +84,7 @@ def test_grpo_flags_reach_trl_and_the_reward_functions_get_each_rows_ground_trut
     assert fns[0](prompts=["p", "p"], completions=completions, **kw) == [1.0, 0.0]  # regex: odd digit
     assert fns[1](prompts=["p", "p"], completions=completions, **kw) == [1.0, 0.0]  # math: 23 == 23
     ref = get_trainer(_grpo_run(data, tmp, "--reference-free"))
-    assert ref.trl_args(tmp / "s2").beta == 0.0
+    assert _trl_args(ref, tmp / "s2").beta == 0.0
 
 
 def test_rollout_engine_selection(monkeypatch, tiny_model_path):
@@ -121,13 +126,13 @@ def test_grpo_with_vllm_hands_trl_its_vllm_mode(workspace, monkeypatch):
     monkeypatch.setattr(base, "_has", lambda m: True)
     monkeypatch.setattr(base, "_cuda", lambda: True)
     run = get_trainer(_grpo_run(data, tmp, "--num-generations", "4", "--rollout-engine", "vllm", "--vllm-mode", "server"))
-    args = run.trl_args(tmp / "staging")
-    assert run.engine == "vllm" and args.use_vllm is True and args.vllm_mode == "server"
+    args = _trl_args(run, tmp / "staging")
+    assert run.plan["engine"] == "vllm" and args.use_vllm is True and args.vllm_mode == "server"
 
 
 @pytest.mark.parametrize("flags, expect", [
-    (["--verifier", "nope"], "unknown verifier 'nope'; known verifiers: "),
-    (["--num-generations", "1"], "--num-generations 1"),
+    (["--verifier", "nope"], "--verifier (got 'nope'): unknown verifier; available: "),
+    (["--num-generations", "1"], "--num-generations (got 1)"),
     (["--rollout-engine", "vllm"], "vllm"),
 ])
 def test_grpo_bad_input_exits_2(workspace, capsys, flags, expect):
@@ -155,7 +160,7 @@ def test_raft_keep_percent_outside_0_1_exits_2(workspace, capsys, value):
     tmp, data = workspace
     assert main(["raft", "train", "--data", str(data), "--output", str(tmp / "o"), *COMMON,
                  "--keep-percent", value]) == 2
-    assert "--keep-percent must be in (0, 1]" in capsys.readouterr().err
+    assert f"--keep-percent (got {float(value)}): must be in (0, 1]" in capsys.readouterr().err
 
 
 RAFT = ["--cycles", "2", "--samples-per-prompt", "2", "--keep-percent", "0.5", "--reward-threshold", "1.0",
@@ -196,7 +201,7 @@ def test_raft_killed_mid_cycle_resumes_from_the_last_finished_cycle(workspace, m
     with pytest.raises(RuntimeError, match="killed mid-cycle"):
         main(["raft", "train", "--data", str(data), "--output", str(out), *COMMON, *RAFT])
     assert not (out / "training_summary.json").exists()
-    state = next((tmp / ".raft.raft-state").iterdir())
+    state = next((tmp / ".raft.state").iterdir())
     assert (state / "cycle-0" / "record.json").is_file() and (state / "cycle-1" / "rollouts.json").is_file()
     assert not (state / "cycle-1" / "record.json").exists()
 
@@ -221,3 +226,27 @@ def test_builtin_prompt_sets_carry_what_their_verifiers_need():
     good, bad = "```python\na, b = map(int, input().split())\nprint(a + b)\n```", "```python\nprint(5)\n```"
     scored = rl.score(rl.build_verifiers(cfg), [good, bad], [row, row])
     assert scored[0]["passed"] and scored[0]["reward"] == 1.0 and not scored[1]["passed"]
+
+
+def test_raft_and_a_full_fine_tune_from_a_lora_model_train_every_weight(workspace):
+    """A LoRA adapter folder as --model is merged into its base; the merged weights then train like any
+    model's (PEFT had frozen them), so RAFT's cycles move them and its verdict says so."""
+    from halo_forge import registry
+    from halo_forge.config import build_config
+
+    tmp, data = workspace
+    sft = registry.get_trainer(build_config(registry.config_class("sft"), {
+        "dataset": "arithmetic", "output": str(tmp / "lora"), "max_steps": 2, "lora_rank": 4, "max_eval_samples": 4,
+        "eval_max_new_tokens": 2, "checkpoint_every": 0}))
+    sft.quiet = True
+    adapter = sft.train().outputs.model_path
+    assert (Path(adapter) / "adapter_config.json").is_file()
+    values = {"data": str(data), "model": adapter, "verifiers": ["regex_format"], "no_lora": True, "seed": 0,
+              "max_completion_length": 4, "eval_max_new_tokens": 4, "max_eval_samples": 4, "eval_split": 0.2,
+              "learning_rate": 1e-3, "batch_size": 8, "cycles": 1, "samples_per_prompt": 2, "keep_percent": 0.5,
+              "max_steps": 2, "temperature": 1.0}
+    raft = registry.get_trainer(build_config(registry.config_class("raft"), {**values, "output": str(tmp / "raft")}))
+    raft.quiet = True
+    summary = raft.train()
+    assert summary.total_train_steps_executed == 2 and summary.weights_updated
+    assert "no trainable weight changed during training" not in summary.effectiveness.reasons

@@ -57,7 +57,7 @@ def test_quickstart_every_stage_wins_and_fixes_its_flaw(tmp_path, capsys):
     assert pref.n == N and pref.after - pref.before >= MIN_GAIN
     assert pref.before - accs[1].before >= MIN_GAIN and pref.after - accs[1].after >= MIN_GAIN
 
-    for text in ("two flaws", "held-out accuracy 0.0% before", "preference accuracy", "what each stage fixed",
+    for text in ("two flaws", "held-out accuracy: 0.0% before SFT", "preference accuracy", "what each stage fixed",
                  "flaw 1", "flaw 2", "verdict passed"):
         assert text in out, text
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from halo_forge.config import build_config
-from halo_forge.errors import BackendError
+from halo_forge.errors import ConfigError
 from halo_forge.sft.config import SFTConfig
 from halo_forge.summary import SUMMARY_FILE, TrainingSummary
 
@@ -239,11 +239,12 @@ def test_loftq_refused_clearly_without_gpu_and_bitsandbytes(tmp_path, sum_data):
     caps = capabilities(get_backend("auto"))
     if caps.gpu and caps.bitsandbytes:
         pytest.skip("this machine can run LoftQ")
-    cfg = build_config(SFTConfig, {"data": str(sum_data), "output": str(tmp_path / "out"),
-                                   "init_lora_weights": "loftq", "max_steps": 1})
-    with pytest.raises(BackendError, match="--init-lora-weights loftq needs") as exc:
-        get_sft_trainer(cfg)
+    values = {"data": str(sum_data), "output": str(tmp_path / "out"), "init_lora_weights": "loftq", "max_steps": 1}
+    with pytest.raises(ConfigError, match=r"--init-lora-weights \(got 'loftq'\): needs") as exc:
+        build_config(SFTConfig, values)  # the CLI's path: refused with the config's other problems
     assert "bitsandbytes" in str(exc.value) and "pissa" in str(exc.value)
+    with pytest.raises(ConfigError, match=r"--init-lora-weights \(got 'loftq'\): needs"):
+        get_sft_trainer(SFTConfig(**values))  # the Python API's path: refused before anything is built
     assert not (tmp_path / "out").exists()
 
 

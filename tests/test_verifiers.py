@@ -118,7 +118,7 @@ def test_cli_verifiers_list(capsys):
     assert main(["verifiers", "list", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert BUILTINS <= {r["name"] for r in data["verifiers"]}
-    assert data["sandbox"]["isolation"] in ("bwrap", "unshare", "unshare-root", "none")
+    assert data["sandbox"]["isolation"] in ("bwrap", "none")
     assert main(["verifiers", "list"]) == 0
     out = capsys.readouterr().out
     assert "humaneval" in out and "task_id" in out and "sandbox:" in out
@@ -171,24 +171,37 @@ def test_pytest_verifier():
     src = {"tests": "from solution import add\n\ndef test_a():\n    assert add(1, 2) == 3\n\n"
                     "def test_b():\n    assert add(-1, 1) == 0\n"}
     asserts = {"tests": ["assert add(1, 2) == 3", "assert add(2, 2) == 4", "assert add(0, 5) == 5"]}
+    classes = {"tests": "import pytest\nimport solution\nfrom solution import Account, Overdrawn\n\n"
+                        "def test_balance():\n    a = Account(10)\n    a.deposit(5)\n    assert a.balance == 15\n"
+                        "    assert str(a) == 'Account(15)' and len(a.history) == 1\n\n"
+                        "def test_overdraw():\n    with pytest.raises(Overdrawn):\n        Account(1).withdraw(5)\n"
+                        "    with pytest.raises(ValueError):\n        solution.parse('x')\n\n"
+                        "def test_iterate():\n    assert list(solution.evens(7)) == [0, 2, 4, 6]\n"
+                        "    assert solution.RATES == {'a': (1, 2.5)}\n"}
+    account = ("class Overdrawn(ValueError):\n    pass\n\nRATES = {'a': (1, 2.5)}\n\n"
+               "class Account:\n    def __init__(self, n):\n        self.balance, self.history = n, []\n"
+               "    def deposit(self, n):\n        self.balance += n\n        self.history.append(n)\n"
+               "    def withdraw(self, n):\n        if n > self.balance:\n            raise Overdrawn(n)\n"
+               "    def __str__(self):\n        return f'Account({self.balance})'\n\n"
+               "def parse(s):\n    return int(s)\n\ndef evens(n):\n    return (i for i in range(n) if i % 2 == 0)\n")
     good = "```python\ndef add(a, b):\n    return a + b\n```"
-    res = v.verify_batch([good, good, "def add(a, b):\n    return 3\n", "def add(a, b):\n    return 3\n",
+    res = v.verify_batch([good, good, account, "def add(a, b):\n    return 3\n", "def add(a, b):\n    return 3\n",
                           "import sys\nprint('2 passed')\nsys.exit(0)\n", "import os\nos._exit(0)\n", "def add(:"],
-                         [src, asserts, src, asserts, src, src, src])
-    assert [r.passed for r in res[:2]] == [True, True]
-    assert res[2].reward == 0.5 and res[3].reward == pytest.approx(1 / 3)
-    assert all(r.reward == 0.0 and not r.passed for r in res[4:]), [r.details for r in res[4:]]
+                         [src, asserts, classes, src, asserts, src, src, src])
+    assert [r.passed for r in res[:3]] == [True, True, True], [r.details for r in res[:3]]
+    assert res[3].reward == 0.5 and res[4].reward == pytest.approx(1 / 3)
+    assert all(r.reward == 0.0 and not r.passed for r in res[5:]), [r.details for r in res[5:]]
 
 
 @needs_sandbox
 def test_humaneval_canonical_pass_and_broken_fail():
-    v = get_verifier("humaneval")
+    """All 164 canonical solutions pass (half as continuations, half as chat-style whole functions);
+    broken ones fail, including ones that fake success at import time or in the call."""
+    v = get_verifier("humaneval", workers=4)
     problems = v.problems
     assert len(problems) == 164
-    ids = [f"HumanEval/{i}" for i in (0, 2, 10, 12, 22, 35, 38, 50, 101, 150)]  # 10, helpers included (10, 38, 50)
     completions, rows = [], []
-    for i, tid in enumerate(ids):
-        p = problems[tid]
+    for i, (tid, p) in enumerate(sorted(problems.items(), key=lambda kv: int(kv[0].split("/")[1]))):
         if i % 2 == 0:  # classic continuation: the body alone
             completions.append(p["canonical_solution"])
         else:  # chat style: the whole function in a markdown block
@@ -196,9 +209,10 @@ def test_humaneval_canonical_pass_and_broken_fail():
         rows.append({"task_id": tid})
     broken = ["    return None\n", "```python\ndef has_close_elements(numbers, threshold):\n    return False\n```",
               "    import sys\n    print('All tests passed')\n    sys.exit(0)\n", "    import os\n    os._exit(0)\n",
-              "    raise SystemExit(0)\n"]
+              "    raise SystemExit(0)\n", "import builtins\nbuiltins.AssertionError = type('E', (Exception,), {})\n"
+              "def has_close_elements(numbers, threshold):\n    return True\n"]
     results = v.verify_batch(completions + broken, rows + [{"task_id": "HumanEval/0"}] * len(broken))
-    good, bad = results[:len(ids)], results[len(ids):]
+    good, bad = results[:len(completions)], results[len(completions):]
     assert all(r.passed and r.reward == 1.0 for r in good), [(r.details) for r in good if not r.passed]
     assert {r.details["form"] for r in good} == {"continuation", "function"}
     assert all(r.reward == 0.0 and not r.passed for r in bad), [r.details for r in bad]

@@ -9,7 +9,7 @@ import typing
 from pathlib import Path
 
 from halo_forge.cli.options import _unwrap
-from halo_forge.config import flag_name
+from halo_forge.config import REPEATED_FLAGS, flag_name
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "TRAINERS.md"
 
@@ -23,128 +23,51 @@ the class for the backend → `train()` writes the model and `training_summary.j
 (schema: [summary.schema.json](summary.schema.json)). A YAML file uses the field names below, e.g.
 `learning_rate: 2e-4`. The verdict in the summary comes from a held-out evaluation before and after
 training, not from the training loss.
+
+Every config is the field groups its trainer honours (see [ARCHITECTURE.md](ARCHITECTURE.md)); a flag a
+trainer would ignore is not on it. All the problems of a config — bad values, impossible combinations,
+what this machine's backend cannot run — are reported together, before anything starts.
+
+**Checkpoints and `--resume`.** SFT, DPO, ORPO, RM and GRPO save a resumable checkpoint every
+`--checkpoint-every` optimiser steps (weights or adapter, optimiser, scheduler, RNG states, data position)
+in `.<output name>.state/<config and data digest>/` beside `--output`; after an interruption (even `kill -9`)
+the same command with `--resume` continues from the last complete checkpoint and ends with the same final
+loss and model as an uninterrupted run on CPU. RAFT resumes per cycle. The folder is removed when the run
+publishes its output. The MLX trainers (`--accelerator mlx`: SFT, DPO, GRPO, RAFT; see [MLX.md](MLX.md))
+checkpoint the same way (trainable weights, optimiser state, step, log; batches and random draws are a function
+of the seed and the step).
 """
 
 
-def _type_name(field) -> str:
+def _type_name(name: str, field) -> str:
     ann = _unwrap(field.annotation)
+    if name in REPEATED_FLAGS:
+        return "text, repeatable" if "weight" not in name else "float, repeatable"
     if typing.get_origin(ann) is typing.Literal:
         return " \\| ".join(str(a) for a in typing.get_args(ann))
     return {bool: "flag", int: "int", float: "float", str: "text"}.get(ann, "path")
 
 
-def render_config(title: str, command: str, cls, example: str) -> str:
-    lines = [f"## {title}: `{command}`", "", (cls.__doc__ or "").strip(), "", "```bash", example, "```", "",
-             "| flag | type | default | description |", "| --- | --- | --- | --- |"]
+def render_config(cls) -> str:
+    """One trainer's section: its description, an example, and every flag with its type, default and help."""
+    lines = [f"## {cls.modality.upper()}: `halo-forge {cls.modality} train`", "", (cls.__doc__ or "").strip(), "",
+             "```bash", cls.example, "```", "", "| flag | type | default | description |", "| --- | --- | --- | --- |"]
     for name, field in cls.model_fields.items():
         default = "" if field.default is None else f"`{field.default}`"
-        lines.append(f"| `{flag_name(name)}` | {_type_name(field)} | {default} | {field.description or ''} |")
+        lines.append(f"| `{flag_name(name)}` | {_type_name(name, field)} | {default} | {field.description or ''} |")
     return "\n".join(lines) + "\n"
 
 
 def render() -> str:
-    from halo_forge.sft.config import SFTConfig
+    from halo_forge.cli.trainer_notes import NOTES
+    from halo_forge.registry import config_class, modalities
 
-    parts = [INTRO, render_config(
-        "SFT", "halo-forge sft train", SFTConfig,
-        "halo-forge sft train \\\n  --dataset codealpaca \\\n  --model Qwen/Qwen2.5-Coder-3B \\\n"
-        "  --epochs 3 --batch-size 2 --gradient-accumulation 16 \\\n  --lora-rank 16 --lora-alpha 32 --use-dora \\\n"
-        "  --learning-rate 2e-4 --optim adamw_torch"),
-        SFT_NOTES]
-    parts += preference_sections()
-    from halo_forge.cli.rl_docs import rl_sections
-
-    parts += rl_sections()
+    parts = [INTRO]
+    for modality in modalities():
+        parts.append(render_config(config_class(modality)))
+        if modality in NOTES:
+            parts.append(NOTES[modality])
     return "\n".join(parts)
-
-
-def preference_sections() -> list[str]:
-    from halo_forge.dpo.config import DPOConfig
-    from halo_forge.orpo.config import ORPOConfig
-    from halo_forge.rm.config import RMConfig
-
-    return [
-        render_config("DPO", "halo-forge dpo train", DPOConfig,
-                      "halo-forge dpo train \\\n  --dataset ultrafeedback \\\n  --model outputs/sft \\\n"
-                      "  --beta 0.1 --loss-type sigmoid --learning-rate 5e-6 --epochs 1"),
-        DPO_NOTES,
-        render_config("ORPO", "halo-forge orpo train", ORPOConfig,
-                      "halo-forge orpo train --dataset ultrafeedback --model Qwen/Qwen2.5-0.5B-Instruct --beta 0.1"),
-        ORPO_NOTES,
-        render_config("RM", "halo-forge rm train", RMConfig,
-                      "halo-forge rm train --dataset hh_rlhf --model Qwen/Qwen2.5-0.5B --center-rewards-coefficient 0.01"),
-        RM_NOTES,
-    ]
-
-
-DPO_NOTES = """### DPO notes
-
-- **Loss types.** `sigmoid` (DPO), `ipo` (TRL's per-token-normalised IPO), `hinge` (SLiC) and `rpo` map onto
-  TRL 1.16's `loss_type` list: `rpo` is `["sigmoid", "sft"]` with weights `[1, --rpo-alpha]` (DPO plus the mean
-  NLL of the chosen tokens). `kto_pair` (dropped by TRL 1.x) is implemented as TRL 0.x defined it, and
-  `--label-smoothing` (cDPO, sigmoid and rpo only) as `-(1-e) log s(b D) - e log s(-b D)`; both are added to
-  TRL's loss by a `DPOTrainer` subclass from the same policy and reference log-probabilities
-  (`halo_forge/dpo/losses.py`).
-- **Reference.** `--ref-model` when given; with LoRA the base with adapters disabled (no second model in
-  memory); with `--reference-free` no reference model at all: the step-0 policy's log-probabilities are
-  precomputed once (TRL's `precompute_ref_log_probs`); otherwise a frozen copy of the start model.
-  `--reference-free` with `--ref-model` is refused.
-- **Data.** `--dataset NAME` (see `halo-forge dpo datasets`), any hub id, or `--data FILE` with `prompt`,
-  `chosen`, `rejected` (text or chat lists). UltraFeedback-style chats are collapsed to the shared prompt turns
-  and the final assistant reply; hh-rlhf transcripts without a prompt get it from the shared prefix up to the
-  last `Assistant:`. Rows whose chosen equals their rejected are dropped and counted in the summary's notes.
-  A row may carry an `answer`: held-out task accuracy is then measured too.
-- **Verdict.** Primary figure: held-out preference accuracy (fraction of held-out pairs where the model gives
-  the chosen reply a higher log-probability than the rejected one), before and after. Task accuracy, when
-  measured, may not fall by more than 2 points (else the verdict warns). `extra` holds beta, loss_type,
-  label_smoothing, reference_free and the histories of reward accuracy, chosen/rejected rewards and margins.
-- **Hardware.** PyTorch on cpu, cuda, rocm, mps; `--accelerator mlx` is not available for DPO in this release.
-"""
-
-ORPO_NOTES = """### ORPO notes
-
-- TRL's `trl.experimental.orpo.ORPOTrainer`: NLL on the chosen reply plus `--beta` (lambda) times the
-  log-odds-ratio penalty; no reference model. Chat rows go through the tokenizer's chat template (a plain one is
-  supplied for models without). Same data, LoRA block and held-out preference/task accuracy as DPO.
-- `--accelerator mlx` is refused (ORPO is PyTorch-only); DPO is the preference trainer to use there.
-"""
-
-RM_NOTES = """### RM notes
-
-- TRL's `RewardTrainer` on a sequence-classification head (one score, Bradley-Terry loss on chosen vs
-  rejected); `--center-rewards-coefficient` adds TRL's penalty keeping rewards centred on zero. With LoRA the
-  score head is trained and saved with the adapter.
-- The verdict rests on held-out pairwise accuracy (chosen scored above rejected) before and after. A dataset of
-  ties only (chosen == rejected everywhere) is refused.
-- Score text with the saved model: `from halo_forge.rm import score; score("outputs/rm", texts)` (one float per
-  text, higher is better): what RAFT and GRPO use as a learned reward.
-- `--accelerator mlx` is refused (PyTorch-only); use DPO, which needs no reward model.
-"""
-
-
-SFT_NOTES = """### SFT notes
-
-- **PEFT.** LoRA by default (`all-linear` targets). `--use-dora`, `--use-rslora` and
-  `--init-lora-weights pissa|loftq|olora|gaussian|true|false` are PEFT's own options; `--no-lora` trains every
-  weight. `--load-in-4bit` is QLoRA and needs a CUDA GPU with bitsandbytes. A LoRA run saves the adapter;
-  any command that takes `--model` accepts that folder (it is loaded on its base and merged).
-- **Optimisers.** `--optim` is passed to `transformers.TrainingArguments.optim` (`adamw_torch` default).
-  The bitsandbytes optimisers (`adamw_bnb_8bit`, `lion_8bit`, `paged_adamw_8bit`, `paged_adamw_32bit`) are
-  refused up front where bitsandbytes or a GPU is missing.
-- **Data.** `--dataset NAME` (see `halo-forge sft datasets`), any hub id, or `--data FILE` (.jsonl, .json,
-  .parquet). Formats are detected from the first row: chat `messages`, ShareGPT `conversations`,
-  `prompt`/`completion` (strings or message lists), alpaca `instruction`/`input`/`output`,
-  `question`/`answer`, plain `text`. A row may carry an `answer` field: held-out task accuracy is then
-  measured by greedy generation. Rows are split into train and held-out sets deterministically from
-  `--seed` and `--eval-split`.
-- **Loss.** Only completion / assistant tokens are learned unless `--train-on-prompt`. Multi-turn chats use
-  TRL's assistant-only loss when the chat template has `{% generation %}` markers; otherwise each chat's
-  final assistant turn is the completion. A model without a chat template gets a plain `### role:` template,
-  saved with the model.
-- **Hardware.** On CPU: fp32, no gradient checkpointing (TRL's defaults fail or run 2x slower there). On
-  GPUs with bf16 support, bf16 is used by default (`--precision` overrides). `--accelerator mlx` is not
-  available for SFT in this release and says so.
-"""
 
 
 if __name__ == "__main__":

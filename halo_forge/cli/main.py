@@ -9,7 +9,7 @@ import typer
 from halo_forge import __version__
 from halo_forge.errors import HaloForgeError
 
-app = typer.Typer(name="halo-forge", help="Post-training for language models: one command surface, ten trainers.",
+app = typer.Typer(name="halo-forge", help="Post-training for language models: one command surface for every trainer.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 
@@ -33,6 +33,8 @@ def quickstart(
     dpo_max_steps: int = typer.Option(None, help="Override the DPO step count (default 100)."),
     grpo_max_steps: int = typer.Option(None, help="Override the GRPO step count (default 200)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Train even if this exact run is already recorded."),
+    accelerator: str = typer.Option("auto", help="Backend of the three stages: auto (PyTorch), cpu, cuda, rocm, mps or "
+                                                 "mlx (the MLX trainers; slow on a Linux CPU: use the step options)."),
 ) -> None:
     """Offline demo: the built-in tiny model learns two-digit addition (SFT, DPO, then GRPO) on CPU in about 5 minutes."""
     from rich.console import Console
@@ -49,16 +51,21 @@ def quickstart(
                   "wrong, both written in the teacher's hand: they fix flaw 1 and say nothing about the hundreds "
                   "digit. GRPO samples answers and rewards those the `math` verifier finds equal to the true sum: "
                   "it fixes flaw 2. Held-out problems are never trained on and are scored against the true sums.\n")
-    summaries = {"sft": print_run(qs.sft_config(output_dir, seed, max_steps), no_cache=no_cache, console=console)}
+    if accelerator == "mlx":
+        console.print("On MLX: the MLX trainers run the same stages; their figures need not match PyTorch's. On a Linux "
+                      "CPU MLX is ~10x slower than PyTorch: --max-steps, --dpo-max-steps and --grpo-max-steps shorten "
+                      "the run.\n")
+    summaries = {"sft": print_run(qs.sft_config(output_dir, seed, max_steps, accelerator), no_cache=no_cache,
+                                  console=console)}
     console.print()
-    summaries["dpo"] = print_run(qs.dpo_config(output_dir, summaries["sft"].outputs.model_path, seed, dpo_max_steps),
-                                 no_cache=no_cache, console=console)
+    summaries["dpo"] = print_run(qs.dpo_config(output_dir, summaries["sft"].outputs.model_path, seed, dpo_max_steps,
+                                               accelerator), no_cache=no_cache, console=console)
     console.print()
     summaries["grpo"] = print_run(qs.grpo_config(output_dir, summaries["dpo"].outputs.model_path, seed,
-                                                 grpo_max_steps), no_cache=no_cache, console=console)
+                                                 grpo_max_steps, accelerator), no_cache=no_cache, console=console)
     n = summaries["sft"].effectiveness.evaluation.n
     flaws = {stage: qs.flaw_counts(s.outputs.model_path, n) for stage, s in summaries.items()}
-    figures = qs.results(seed, summaries, flaws)
+    figures = qs.results(seed, summaries, flaws, backend=summaries["sft"].backend)
     path = qs.write_results(output_dir, figures)
     console.print()
     for line in qs.report_lines(figures):
@@ -67,35 +74,28 @@ def quickstart(
 
 
 # Command groups: each module imports only typer/rich at load; trainers and services load lazily.
-from halo_forge.cli import platform, replay as replay_cli, runs, sft, workspace as workspace_cli  # noqa: E402
-
-from halo_forge.cli import dpo, orpo, rm  # noqa: E402
+from halo_forge.cli import platform, replay as replay_cli, runs, workspace as workspace_cli  # noqa: E402
 from halo_forge.cli import verifiers as verifiers_cli  # noqa: E402
-from halo_forge.cli import rlcmd  # noqa: E402
+from halo_forge.cli import dashboard as dashboard_cli  # noqa: E402
 
-app.add_typer(sft.app, name="sft")
-app.add_typer(dpo.app, name="dpo")
-app.add_typer(orpo.app, name="orpo")
-app.add_typer(rm.app, name="rm")
 app.add_typer(verifiers_cli.app, name="verifiers")
-app.add_typer(rlcmd.grpo_app, name="grpo")
-app.add_typer(rlcmd.raft_app, name="raft")
 app.add_typer(platform.recipe_app, name="recipe")
 app.add_typer(runs.app, name="runs")
 app.add_typer(replay_cli.app, name="replay")
 app.command("init")(workspace_cli.init)
 app.add_typer(platform.server_app, name="server")
 app.add_typer(platform.flows_app, name="flows")
+app.command("dashboard")(dashboard_cli.serve)
 
 
 def _build() -> "typer.main.click.Group":
-    """The click group: typer's commands plus the `train` commands generated from the configs."""
+    """The click group: typer's commands plus one group per trainer, generated from its config."""
+    from halo_forge.cli.trainers import trainer_group
+    from halo_forge.registry import modalities
+
     group = typer.main.get_command(app)
-    group.commands["sft"].add_command(sft.train_command(), "train")
-    for name, module in (("dpo", dpo), ("orpo", orpo), ("rm", rm)):
-        group.commands[name].add_command(module.train_command(), "train")
-    for name in ("grpo", "raft"):
-        group.commands[name].add_command(rlcmd.train_command(name), "train")
+    for modality in modalities():
+        group.add_command(trainer_group(modality), modality)
     return group
 
 

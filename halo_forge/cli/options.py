@@ -9,11 +9,11 @@ from __future__ import annotations
 import types
 import typing
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import click
 
-from halo_forge.config import TrainConfig, build_config, flag_name
+from halo_forge.config import TrainConfig, flag_name
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -26,43 +26,26 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
+METAVAR = {int: "INTEGER", float: "FLOAT", str: "TEXT", Path: "PATH"}
+
+
 def option_for(name: str, field) -> click.Option:
+    """One `--flag` for a config field. Values reach pydantic as given (strings), so a bad number or a
+    value outside a field's choices is reported with every other problem of the config, at once."""
     ann = _unwrap(field.annotation)
     default = field.default
     shown = "" if default is None or default is False else f" [default: {default}]"
-    help_text = (field.description or "") + shown
     if ann is bool:
-        return click.Option([flag_name(name)], is_flag=True, default=None, help=field.description)
+        return click.Option([flag_name(name), name], is_flag=True, default=None, help=field.description)
     if typing.get_origin(ann) is Literal:
-        kind: Any = click.Choice([str(a) for a in typing.get_args(ann)])
-    elif ann in (int, float, str):
-        kind = ann
-    elif ann is Path:
-        kind = click.Path(path_type=Path)
-    else:
-        kind = str
-    return click.Option([flag_name(name)], type=kind, default=None, help=help_text)
+        choices = [str(a) for a in typing.get_args(ann)]
+        return click.Option([flag_name(name), name], type=str, default=None, metavar="[" + "|".join(choices) + "]",
+                            help=f"{field.description or ''} One of: {', '.join(choices)}.{shown}")
+    return click.Option([flag_name(name), name], type=str, default=None, metavar=METAVAR.get(ann, "TEXT"),
+                        help=(field.description or "") + shown)
 
 
 def config_options(cls: type[TrainConfig]) -> list[click.Option]:
     opts = [click.Option(["--config"], type=click.Path(path_type=Path), default=None,
                          help="YAML file of field: value pairs; flags given on the command line win.")]
     return opts + [option_for(name, f) for name, f in cls.model_fields.items()]
-
-
-def train_command(cls: type[TrainConfig], run: Callable[[TrainConfig], None], *, help: str) -> click.Command:
-    """`<trainer> train`: flags from `cls`, merged with --config, validated, then `run(config)`."""
-
-    def callback(config: Path | None = None, no_cache: bool = False, retries: int | None = None,
-                 **values: Any) -> None:
-        cli = {k: v for k, v in values.items() if v is not None}
-        run(build_config(cls, cli, config), no_cache=no_cache, retries=retries)
-
-    run_options = [
-        click.Option(["--no-cache"], is_flag=True, default=False,
-                     help="Train even when an identical run (same data, model, config, code) is recorded."),
-        click.Option(["--retries"], type=click.IntRange(min=0), default=None,
-                     help="Retry transient failures (I/O, connection) this many times [default: $HALO_FORGE_RETRIES or 0]."),
-    ]
-    return click.Command("train", params=config_options(cls) + run_options, callback=callback, help=help,
-                         context_settings={"max_content_width": 120, "help_option_names": ["-h", "--help"]})

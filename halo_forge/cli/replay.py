@@ -14,13 +14,7 @@ from pathlib import Path
 import typer
 from typer.core import TyperGroup
 
-from halo_forge.errors import HaloForgeError
-
-
-class ReplayDiffers(HaloForgeError):
-    """Raised when a replay ran but its figures differ from the record (exit code 1, not 2)."""
-
-    exit_code = 1
+from halo_forge.errors import ReplayDiffers  # noqa: F401 - raised here, defined with the others
 
 
 class _RunIsDefault(TyperGroup):

@@ -1,17 +1,12 @@
-"""`get_dpo_trainer(config)`: the trainer class for this backend, constructed (and so validated)."""
+"""`get_dpo_trainer(config)`: DPO's trainer for the config's backend, built once per run."""
 
 from __future__ import annotations
 
-from halo_forge.backend import get_backend
-from halo_forge.dpo.config import DPOConfig
-from halo_forge.errors import BackendError
+from halo_forge.dispatch import Dispatch
+
+DISPATCH = Dispatch("dpo", torch="halo_forge.dpo.torch_trainer:TorchDPOTrainer",
+                    mlx="halo_forge.dpo.mlx_trainer:MLXDPOTrainer")
 
 
-def get_dpo_trainer(config: DPOConfig, data=None):
-    if config.accelerator == "mlx":
-        raise BackendError("DPO on MLX is not available in this release",
-                           hint="drop --accelerator mlx: the PyTorch trainer runs on cpu, cuda, rocm and mps")
-    backend = get_backend(config.accelerator)
-    from halo_forge.dpo.torch_trainer import TorchDPOTrainer
-
-    return TorchDPOTrainer(config, backend=backend, data=data)
+def get_dpo_trainer(config, data=None):
+    return DISPATCH.get(config, data)

@@ -1,21 +1,27 @@
-"""DPO's config: the shared fields plus the preference knobs."""
+"""DPO's config: the field groups DPO honours plus the preference knobs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from halo_forge.config import PreferenceEvalFields
+from halo_forge.config import (CheckpointFields, GenerationEvalFields, LoraFields, Problem, QuantFields,
+                               ScheduleFields, SequenceFields, TrainConfig)
 
 LossType = Literal["sigmoid", "ipo", "hinge", "kto_pair", "rpo"]
 
 
-class DPOConfig(PreferenceEvalFields):
+class DPOConfig(CheckpointFields, GenerationEvalFields, QuantFields, LoraFields, SequenceFields, ScheduleFields,
+                TrainConfig):
     """Direct preference optimisation on prompt/chosen/rejected pairs (TRL DPOTrainer + PEFT)."""
 
     modality: ClassVar[str] = "dpo"
+    summary: ClassVar[str] = "Direct preference optimisation on prompt/chosen/rejected pairs."
+    train_help: ClassVar[str] = "Align a model on preference pairs (TRL DPOTrainer + PEFT)."
+    example: ClassVar[str] = "halo-forge dpo train \\\n  --dataset ultrafeedback \\\n  --model outputs/sft \\\n  --beta 0.1 --loss-type sigmoid --learning-rate 5e-6 --epochs 1"
+    datasets: ClassVar[str] = "halo_forge.data.registry:PREFERENCE_DATASETS"
 
     output: Path = Field(Path("outputs/dpo"), description="Folder for the model and training_summary.json.")
     learning_rate: float = Field(5e-6, gt=0, description="Peak learning rate.")
@@ -26,15 +32,13 @@ class DPOConfig(PreferenceEvalFields):
     rpo_alpha: float = Field(1.0, gt=0, description="Weight of the chosen-answer NLL term when --loss-type rpo.")
     ref_model: str | None = Field(None, description="Reference model (hub id or folder); default: the starting model itself (with LoRA: the base with adapters disabled).")
 
-    @model_validator(mode="after")
-    def _dpo_checks(self) -> "DPOConfig":
+    def _check(self) -> list[Problem]:
         problems = []
         if self.reference_free and self.ref_model is not None:
-            problems.append(f"--reference-free keeps no reference model, but --ref-model {self.ref_model!r} asks for "
-                            "one: drop one of them")
+            problems.append(Problem("ref_model", self.ref_model, "--reference-free keeps no reference model: drop "
+                                                                 "--ref-model or --reference-free"))
         if self.label_smoothing > 0 and self.loss_type not in ("sigmoid", "rpo"):
-            problems.append(f"--label-smoothing (cDPO) applies to --loss-type sigmoid or rpo, not {self.loss_type}: "
-                            "drop --label-smoothing or change the loss type")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+            problems.append(Problem("label_smoothing", self.label_smoothing,
+                                    f"cDPO applies to --loss-type sigmoid or rpo, not {self.loss_type}: drop "
+                                    "--label-smoothing or change the loss type"))
+        return problems

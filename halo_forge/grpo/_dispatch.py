@@ -1,17 +1,12 @@
-"""`get_grpo_trainer(config)`: the trainer class for this backend, constructed (and so validated)."""
+"""`get_grpo_trainer(config)`: GRPO's trainer for the config's backend, built once per run."""
 
 from __future__ import annotations
 
-from halo_forge.backend import get_backend
-from halo_forge.errors import BackendError
-from halo_forge.grpo.config import GRPOConfig
+from halo_forge.dispatch import Dispatch
+
+DISPATCH = Dispatch("grpo", torch="halo_forge.grpo.torch_trainer:TorchGRPOTrainer",
+                    mlx="halo_forge.grpo.mlx_trainer:MLXGRPOTrainer")
 
 
-def get_grpo_trainer(config: GRPOConfig, data=None):
-    if config.accelerator == "mlx":
-        raise BackendError("GRPO on MLX is not available in this release",
-                           hint="drop --accelerator mlx: the PyTorch trainer runs on cpu, cuda, rocm and mps")
-    backend = get_backend(config.accelerator)
-    from halo_forge.grpo.torch_trainer import TorchGRPOTrainer
-
-    return TorchGRPOTrainer(config, backend=backend, data=data)
+def get_grpo_trainer(config, data=None):
+    return DISPATCH.get(config, data)

@@ -17,8 +17,8 @@ from halo_forge.paths import home
 PACKAGE = Path(__file__).resolve().parents[1]
 # Files beside a model that are records of the run, not the model: excluded from model digests.
 NOT_MODEL = frozenset({"training_summary.json", "training_args.bin", "README.md", "halo_forge_run.json"})
-# Modules every trainer's result depends on, besides its own folder.
-SHARED_CODE = ("config.py", "backend.py", "training.py", "evaluation.py", "summary.py", "data", "models")
+# Modules every trainer's result depends on, besides its own folder (mlx: the MLX trainers' shared pieces).
+SHARED_CODE = ("config.py", "backend.py", "training", "evaluation.py", "summary.py", "data", "models", "mlx")
 # what the RL trainers (GRPO, RAFT) share besides (the verifiers enter the key through their own identity)
 RL_CODE = ("rl.py", "rollout")
 
@@ -88,6 +88,12 @@ def code_digest(modality: str) -> str:
         if target.exists():
             h.update(name.encode() + b"\0" + tree_digest(target, (".py", ".jinja", ".json")).encode())
     return "sha256:" + h.hexdigest()
+
+
+def verifier_identity(config) -> str | None:
+    """The identity of a run's verifiers (names, options, weights, each verifier's source digest), None without
+    one. The one function both the cache key (`orchestration.inputs`) and replay's drift check use."""
+    return getattr(config, "verifier", None)
 
 
 def cache_key(*, modality: str, config_fields: dict, dataset_digest: str, model_digest: str,

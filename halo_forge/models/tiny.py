@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from halo_forge.paths import home
+from halo_forge.paths import cached_folder, home
 
 BUILD_VERSION = 1  # bump when the builder's output changes
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -49,20 +46,56 @@ TINY_MODELS = {
     "halo-forge/tiny": TinySpec(architecture="llama"),
     "halo-forge/tiny-qwen2": TinySpec(architecture="qwen2"),
 }
+# Built-in multimodal tiny models: name -> the module that builds them (its tiny_path / ensure_tiny).
+MULTIMODAL_TINY = {
+    "halo-forge/tiny-llava": "halo_forge.models.tiny_vlm",
+    "halo-forge/tiny-whisper": "halo_forge.models.tiny_audio",
+    "halo-forge/tiny-audio-cls": "halo_forge.models.tiny_audio",
+}
 
 
 def is_tiny(name: str) -> bool:
-    return str(name) in TINY_MODELS
+    return str(name) in TINY_MODELS or str(name) in MULTIMODAL_TINY
 
 
-def _digest(spec: TinySpec) -> str:
-    blob = json.dumps({"spec": asdict(spec), "build": BUILD_VERSION}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+def _builder(name: str):
+    import importlib
+
+    return importlib.import_module(MULTIMODAL_TINY[name])
+
+
+def spec_path(name: str, spec, build_version: int) -> Path:
+    """`home()/models/<short name>-<digest of the spec and builder version>` for a tiny model."""
+    blob = json.dumps({"spec": asdict(spec), "build": build_version}, sort_keys=True)
+    return home() / "models" / f"{name.split('/')[-1]}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 
 def tiny_path(name: str) -> Path:
-    spec = TINY_MODELS[name]
-    return home() / "models" / f"{name.split('/')[-1]}-{_digest(spec)}"
+    if name in MULTIMODAL_TINY:
+        return _builder(name).tiny_path(name)
+    return spec_path(name, TINY_MODELS[name], BUILD_VERSION)
+
+
+def seeded(seed: int, make):
+    """`make()` under `torch.manual_seed(seed)`, leaving the caller's RNG as it was."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return make()
+
+
+def build_cached(name: str, spec, path: Path, save) -> Path:
+    """The tiny model folder `path`, built on first use by `save(folder)` (model, tokenizer or
+    processor) plus a `halo_forge_tiny.json` of the spec, renamed into place atomically."""
+    def build(tmp: Path) -> None:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Writing model shards" bar for a 4 MB model
+        save(tmp)
+        (tmp / "halo_forge_tiny.json").write_text(json.dumps({"name": name, **asdict(spec)}, indent=2))
+
+    return cached_folder(path, build, marker="halo_forge_tiny.json")
 
 
 def _corpus() -> list[str]:
@@ -76,10 +109,9 @@ def _corpus() -> list[str]:
     return texts
 
 
-def build_tokenizer(spec: TinySpec):
-    """A byte-level BPE tokenizer (one token per digit), trained here with `tokenizers`."""
+def train_bpe(corpus: list[str], vocab_size: int, special_tokens: list[str]):
+    """A `tokenizers` byte-level BPE (one token per digit) trained on `corpus`, specials first."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Sequence([
@@ -88,10 +120,19 @@ def build_tokenizer(spec: TinySpec):
     ])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=spec.vocab_size, special_tokens=SPECIAL_TOKENS,
+        vocab_size=vocab_size, special_tokens=special_tokens,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
     )
-    tok.train_from_iterator(_corpus(), trainer=trainer)
+    tok.train_from_iterator(corpus, trainer=trainer)
+    return tok
+
+
+def build_tokenizer(spec: TinySpec, corpus: list[str] | None = None, extra_special: tuple[str, ...] = ()):
+    """The tiny models' tokenizer: `train_bpe` on `corpus` (default: the arithmetic task) with ChatML
+    specials (+ `extra_special`, e.g. ``<image>``) and the ChatML chat template."""
+    from transformers import PreTrainedTokenizerFast
+
+    tok = train_bpe(_corpus() if corpus is None else corpus, spec.vocab_size, SPECIAL_TOKENS + list(extra_special))
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token=None, eos_token="<|im_end|>", pad_token="<|endoftext|>",
         unk_token=None, model_max_length=spec.max_positions,
@@ -117,9 +158,7 @@ def build_model(spec: TinySpec, tokenizer):
         config, cls = Qwen2Config(**common), Qwen2ForCausalLM
     else:
         raise ValueError(f"unknown tiny architecture {spec.architecture!r}")
-    with torch.random.fork_rng(devices=[]):  # seeded init without resetting the caller's RNG
-        torch.manual_seed(spec.seed)
-        model = cls(config)
+    model = seeded(spec.seed, lambda: cls(config))
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     return model
@@ -127,26 +166,13 @@ def build_model(spec: TinySpec, tokenizer):
 
 def ensure_tiny(name: str = "halo-forge/tiny") -> Path:
     """The folder of built-in tiny model `name`, building it on first use (atomically)."""
-    target = tiny_path(name)
-    if (target / "config.json").is_file():
-        return target
+    if name in MULTIMODAL_TINY:
+        return _builder(name).ensure_tiny(name)
     spec = TINY_MODELS[name]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # no "Writing model shards" bar for a 4 MB model
+    def save(folder: Path) -> None:
         tokenizer = build_tokenizer(spec)
-        model = build_model(spec, tokenizer)
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / "halo_forge_tiny.json").write_text(json.dumps({"name": name, **asdict(spec)}, indent=2))
-        try:
-            os.replace(tmp, target)
-        except OSError:  # another process finished first: keep theirs
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+        build_model(spec, tokenizer).save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+    return build_cached(name, spec, tiny_path(name), save)

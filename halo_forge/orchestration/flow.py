@@ -9,37 +9,63 @@ cache hit repeats none of it.
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 from prefect import flow, task
 from prefect.cache_policies import CacheKeyFnPolicy
-from prefect.locking.filesystem import FileSystemLockManager
 
 from halo_forge import registry
 from halo_forge.data import SplitData
 from halo_forge.errors import HaloForgeError
 from halo_forge.orchestration import cache
 from halo_forge.orchestration.inputs import ResolvedInputs
+from halo_forge.orchestration.liveness import watched_run
+from halo_forge.orchestration.locks import LivenessLockManager
+from halo_forge.orchestration.resilience import FAILED
+from halo_forge.orchestration.storage import storage_errors
 from halo_forge.orchestration.record import record_failure, record_success
 from halo_forge.orchestration.run import TRAINED
+from halo_forge.training import launch
 from halo_forge.workspace import Workspace
+
+log = logging.getLogger("halo_forge.platform")
 
 
 def _key_from_parameters(context, parameters) -> str:
     return parameters["cache_key"].split(":")[-1]
 
 
+# errno values of I/O failures that may pass on a second try (a full disk or a read-only folder will not)
+TRANSIENT_ERRNO = frozenset({"EAGAIN", "EBUSY", "EINTR", "EIO", "ETIMEDOUT", "ECONNRESET", "ECONNREFUSED",
+                             "ECONNABORTED", "EHOSTUNREACH", "ENETUNREACH", "ESTALE"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Only I/O and connection failures are retried: never user mistakes (HaloForgeError) nor bugs —
+    torch reports shape and dtype bugs as RuntimeError, which keeps its traceback and fails at once."""
+    import errno
+
+    if isinstance(exc, HaloForgeError):
+        return False
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, OSError):
+        return errno.errorcode.get(exc.errno or 0) in TRANSIENT_ERRNO
+    try:
+        import httpx
+
+        return isinstance(exc, httpx.TransportError)
+    except ImportError:  # pragma: no cover - httpx is a dependency
+        return False
+
+
 def _transient(task, task_run, state) -> bool:
-    """Retry only what may succeed on a second try: never user mistakes or bugs in our code."""
     try:
         state.result()
-    except HaloForgeError:
-        return False
-    except (OSError, TimeoutError, ConnectionError, RuntimeError):
-        return True
-    except Exception:  # noqa: BLE001 - anything else is a bug: keep its traceback, do not retry
-        return False
+    except Exception as exc:  # noqa: BLE001 - classified, not swallowed: the task's own state keeps it
+        return is_transient(exc)
     return False
 
 
@@ -47,25 +73,40 @@ def _transient(task, task_run, state) -> bool:
 def train_task(modality: str, config_json: dict, cache_key: str, data_file: str, lineage: dict,
                workspace_root: str, command: list[str], parent_mlflow_run: str | None = None) -> dict:
     ws = Workspace(Path(workspace_root))
+    FAILED.pop(cache_key, None)  # a retry starts clean
     config = registry.config_class(modality)(**config_json)
     data = SplitData.load(Path(data_file))
     trainer = registry.get_trainer(config, data=data)
     trainer.inputs_extra = dict(lineage)
     tracker = _tracker(ws)
-    if tracker is not None:
-        tracker.start(trainer.run_id, config.model_dump(mode="json"), modality=modality,
-                      tags={"cache_key": cache_key}, parent_run_id=parent_mlflow_run)
-        trainer.callbacks.append(tracker.callback())
-    try:
-        summary = trainer.train()
-    except BaseException as exc:
-        record_failure(ws, trainer, config, exc, tracker=tracker, lineage=lineage)
-        raise
-    TRAINED.add(summary.run_id)
-    summary = record_success(ws, summary, config, Path(data_file), command=command, tracker=tracker)
-    payload = summary.model_dump(mode="json")
-    cache.store(ws, cache_key, payload)
-    return payload
+    with watched_run(ws, trainer, config, lineage, lock=_lock_file(ws, cache_key), tracking=tracker is not None):
+        if tracker is not None:
+            tracker.start(trainer.run_id, config.model_dump(mode="json"), modality=modality,
+                          tags={"cache_key": cache_key}, parent_run_id=parent_mlflow_run)
+            trainer.callbacks.append(tracker.callback())
+        trainer.inputs_extra.update(_where_tracked(tracker))
+        try:
+            with storage_errors(trainer.output):
+                summary = launch.train(trainer)  # here, or in --num-processes ranks under `accelerate launch`
+        except BaseException as exc:
+            FAILED[cache_key] = exc
+            record_failure(ws, trainer, config, exc, tracker=tracker, lineage=lineage)
+            raise
+        TRAINED.add(summary.run_id)
+        summary = record_success(ws, summary, config, Path(data_file), command=command, tracker=tracker)
+        payload = summary.model_dump(mode="json")
+        cache.store(ws, cache_key, payload)
+        return payload
+
+
+def _where_tracked(tracker) -> dict:
+    """The Prefect flow run and MLflow run of this run (the dashboard links to them)."""
+    from prefect.runtime import flow_run
+
+    out = {"prefect_flow_run_id": str(flow_run.id) if flow_run.id else None}
+    if tracker is not None and tracker.mlflow_run_id:
+        out["mlflow_run_id"] = tracker.mlflow_run_id
+    return out
 
 
 def _tracker(ws: Workspace):
@@ -74,13 +115,18 @@ def _tracker(ws: Workspace):
     return Tracker(ws) if tracking_enabled() else None
 
 
+def _lock_file(ws: Workspace, cache_key: str) -> Path:
+    """Where Prefect's lock manager keeps the lock of this key's cache record."""
+    return ws.results_dir / "locks" / f"{cache_key.split(':')[-1]}.lock"
+
+
 def _policy(ws: Workspace) -> CacheKeyFnPolicy:
     store = ws.results_dir / "prefect"
     locks = ws.results_dir / "locks"
     store.mkdir(parents=True, exist_ok=True)
     locks.mkdir(parents=True, exist_ok=True)
     return CacheKeyFnPolicy(cache_key_fn=_key_from_parameters).configure(
-        key_storage=store, lock_manager=FileSystemLockManager(lock_files_directory=locks),
+        key_storage=store, lock_manager=LivenessLockManager(lock_files_directory=locks),
         isolation_level="SERIALIZABLE")
 
 
@@ -122,5 +168,6 @@ def post_training_flow(recipe_path: str, workspace_root: str, *, no_cache: bool 
         status = "FINISHED"
     finally:
         if tracker is not None:
-            tracker.finish_parent(status)
+            for problem in tracker.finish_parent(status):
+                log.warning("recipe %s: mlflow: %s", recipe.name, problem)
     return results

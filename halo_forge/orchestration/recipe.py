@@ -65,6 +65,8 @@ def load_recipe(path: Path) -> Recipe:
         mark = exc.problem_mark
         raise ConfigError(f"{path}:{mark.line + 1 if mark else '?'}: invalid YAML: {exc.problem}",
                           hint="fix the YAML syntax on that line") from None
+    except yaml.YAMLError as exc:  # e.g. a control character the YAML reader refuses
+        raise ConfigError(f"{path}: invalid YAML: {exc}", hint="fix the YAML text") from None
     if not isinstance(data, dict) or not isinstance(data.get("stages"), list) or not data["stages"]:
         raise ConfigError(f"{path}: a recipe needs a non-empty `stages:` list",
                           hint="see recipes/quickstart.yaml for the format")

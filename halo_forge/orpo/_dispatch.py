@@ -1,18 +1,12 @@
-"""`get_orpo_trainer(config)`: the trainer class for this backend, constructed (and so validated)."""
+"""`get_orpo_trainer(config)`: ORPO's trainer for the config's backend, built once per run."""
 
 from __future__ import annotations
 
-from halo_forge.backend import get_backend
-from halo_forge.errors import BackendError
-from halo_forge.orpo.config import ORPOConfig
+from halo_forge.dispatch import Dispatch
+
+DISPATCH = Dispatch("orpo", no_mlx_hint="use DPO for preference training on MLX (`halo-forge dpo train`)",
+                    torch="halo_forge.orpo.torch_trainer:TorchORPOTrainer")
 
 
-def get_orpo_trainer(config: ORPOConfig, data=None):
-    if config.accelerator == "mlx":
-        raise BackendError("ORPO is not supported on MLX (TRL's ORPOTrainer is PyTorch-only)",
-                           hint="use DPO for preference training (`halo-forge dpo train`), or drop --accelerator mlx "
-                                "to run ORPO on PyTorch")
-    backend = get_backend(config.accelerator)
-    from halo_forge.orpo.torch_trainer import TorchORPOTrainer
-
-    return TorchORPOTrainer(config, backend=backend, data=data)
+def get_orpo_trainer(config, data=None):
+    return DISPATCH.get(config, data)

@@ -1,17 +1,12 @@
-"""`get_raft_trainer(config)`: the trainer class for this backend, constructed (and so validated)."""
+"""`get_raft_trainer(config)`: RAFT's trainer for the config's backend, built once per run."""
 
 from __future__ import annotations
 
-from halo_forge.backend import get_backend
-from halo_forge.errors import BackendError
-from halo_forge.raft.config import RAFTConfig
+from halo_forge.dispatch import Dispatch
+
+DISPATCH = Dispatch("raft", torch="halo_forge.raft.torch_trainer:TorchRAFTTrainer",
+                    mlx="halo_forge.raft.mlx_trainer:MLXRAFTTrainer")
 
 
-def get_raft_trainer(config: RAFTConfig, data=None):
-    if config.accelerator == "mlx":
-        raise BackendError("RAFT training on MLX is not available in this release",
-                           hint="drop --accelerator mlx (sampling can still use --rollout-engine mlx)")
-    backend = get_backend(config.accelerator)
-    from halo_forge.raft.torch_trainer import TorchRAFTTrainer
-
-    return TorchRAFTTrainer(config, backend=backend, data=data)
+def get_raft_trainer(config, data=None):
+    return DISPATCH.get(config, data)

@@ -1,18 +1,12 @@
-"""`get_rm_trainer(config)`: the trainer class for this backend, constructed (and so validated)."""
+"""`get_rm_trainer(config)`: RM's trainer for the config's backend, built once per run."""
 
 from __future__ import annotations
 
-from halo_forge.backend import get_backend
-from halo_forge.errors import BackendError
-from halo_forge.rm.config import RMConfig
+from halo_forge.dispatch import Dispatch
+
+DISPATCH = Dispatch("rm", no_mlx_hint="use DPO on MLX (`halo-forge dpo train`: it needs no reward model)",
+                    torch="halo_forge.rm.torch_trainer:TorchRMTrainer")
 
 
-def get_rm_trainer(config: RMConfig, data=None):
-    if config.accelerator == "mlx":
-        raise BackendError("reward-model training is not supported on MLX (TRL's RewardTrainer is PyTorch-only)",
-                           hint="use DPO for preference training (`halo-forge dpo train`: it needs no reward model), "
-                                "or drop --accelerator mlx to train the RM on PyTorch")
-    backend = get_backend(config.accelerator)
-    from halo_forge.rm.torch_trainer import TorchRMTrainer
-
-    return TorchRMTrainer(config, backend=backend, data=data)
+def get_rm_trainer(config, data=None):
+    return DISPATCH.get(config, data)

@@ -1,4 +1,4 @@
-"""RM's config: the shared fields plus reward centring."""
+"""RM's config: the field groups reward-model training honours plus reward centring."""
 
 from __future__ import annotations
 
@@ -7,13 +7,18 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from halo_forge.config import TrainConfig
+from halo_forge.config import (CheckpointFields, HeldoutFields, LoraFields, QuantFields, ScheduleFields,
+                               SequenceFields, TrainConfig)
 
 
-class RMConfig(TrainConfig):
+class RMConfig(CheckpointFields, HeldoutFields, QuantFields, LoraFields, SequenceFields, ScheduleFields, TrainConfig):
     """Reward model: a sequence-classification head trained on preference pairs (Bradley-Terry, TRL RewardTrainer)."""
 
     modality: ClassVar[str] = "rm"
+    summary: ClassVar[str] = "Reward models: a scalar head trained on preference pairs."
+    train_help: ClassVar[str] = "Train a reward model on preference pairs (TRL RewardTrainer, Bradley-Terry, sequence-classification head)."
+    example: ClassVar[str] = "halo-forge rm train --dataset hh_rlhf --model Qwen/Qwen2.5-0.5B --center-rewards-coefficient 0.01"
+    datasets: ClassVar[str] = "halo_forge.data.registry:PREFERENCE_DATASETS"
 
     output: Path = Field(Path("outputs/rm"), description="Folder for the model and training_summary.json.")
     learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate.")

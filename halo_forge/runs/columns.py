@@ -32,6 +32,7 @@ HEADLINE: dict[str, Column] = {c.name: c for c in (
     Column("run_id", "VARCHAR", "str", ("run_id",)),
     Column("modality", "VARCHAR", "str", ("modality",)),
     Column("model_name", "VARCHAR", "str", ("model_name",)),
+    Column("dataset", "VARCHAR", "str", ("inputs", "dataset")),
     Column("status", "VARCHAR", "str", ("status",)),
     Column("verdict", "VARCHAR", "str", ("effectiveness", "verdict")),
     Column("started_at", "TIMESTAMP", "time", ("started_at",)),
@@ -59,7 +60,7 @@ ALIASES: dict[str, str] = {c.path: c.name for c in HEADLINE.values() if c.path !
 SUMMARY_FIELDS: tuple[str, ...] = tuple(TrainingSummary.model_fields)
 VERDICTS = ("passed", "warned", "failed")
 STATUSES = ("completed", "failed")
-FACETS = ("modality", "verdict", "status", "model_name")
+FACETS = ("modality", "verdict", "status", "model_name", "dataset")
 
 
 def resolve_column(name: str) -> Column | None:

@@ -13,6 +13,7 @@ class RunRow(BaseModel):
     run_id: str
     modality: str | None = None
     model_name: str | None = None
+    dataset: str | None = Field(None, description="the dataset short name, hub id or file the run trained on")
     status: str | None = None
     verdict: str | None = None
     started_at: str | None = Field(None, description="ISO 8601, UTC")
@@ -43,7 +44,7 @@ class SearchResult(BaseModel):
     descending: bool
     facets: dict[str, dict[str, int]] = Field(
         default_factory=dict,
-        description="counts of the matching runs by modality, verdict, status and model_name (top 20 models)")
+        description="counts of the matching runs by modality, verdict, status, model_name and dataset (top 20 models and datasets)")
 
 
 class Comparison(BaseModel):
@@ -82,4 +83,7 @@ class ReindexReport(BaseModel):
     indexed: int = Field(description="runs in the rebuilt index")
     duplicates: int = Field(0, description="files whose run_id was already seen (the newest file wins)")
     rejected: dict[str, str] = Field(default_factory=dict, description="file → why it could not be read")
+    recovered: dict[str, str] = Field(default_factory=dict, description=(
+        "damaged or missing summary file → the replay record it was restored from (replay/<run_id>/)"))
+    from_replay: int = Field(0, description="runs indexed from their replay record alone (no summary file found)")
     seconds: float

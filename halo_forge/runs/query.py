@@ -19,17 +19,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, Mapping, Sequence
 
-from halo_forge.errors import HaloForgeError
+from halo_forge.errors import RunNotFound, RunsError  # noqa: F401 - raised here, defined with the others
 from halo_forge.runs.columns import (HEADLINE, STATUSES, SUMMARY_FIELDS, VERDICTS, Column, parse_time,
                                      resolve_column)
-
-
-class RunsError(HaloForgeError):
-    """A bad run-index request: a filter, sort key or limit that cannot be applied."""
-
-
-class RunNotFound(RunsError):
-    """No run with that id is in the index."""
 
 
 OPS = (">=", "<=", "!=", "==", "=", ">", "<", "~")
@@ -209,6 +201,8 @@ def _date_bound(name: str, value: str | date | datetime | None, *, upper: bool) 
         raise RunsError(f"bad --{name} {value!r}: not an ISO date or time",
                         hint=f"write --{name} 2026-01-31 or --{name} 2026-01-31T12:00:00+00:00 (UTC when no zone)")
     if upper:
+        if day_only and ts.date() == date.max:  # the last day there is: no upper bound (ts + 1 day overflows)
+            return ("<=", datetime.max)
         return ("<", ts + timedelta(days=1)) if day_only else ("<=", ts)
     return (">=", ts)
 

@@ -1,10 +1,8 @@
-"""Helpers shared by the code-running verifiers: code extraction, nonce harness results, sandbox options."""
+"""Helpers shared by the code-running verifiers: code extraction and the sandbox options they take."""
 
 from __future__ import annotations
 
 import re
-import secrets
-import sys
 
 from halo_forge.verifiers.sandbox import Limits, Sandbox, get_sandbox
 
@@ -30,16 +28,6 @@ def extract_code(text: str, language: str | None = None) -> tuple[str, str | Non
             lang, code = max(pick, key=lambda b: len(b[1]))
             return code, lang or None
     return text, None  # pragma: no cover
-
-
-def new_nonce() -> str:
-    return secrets.token_hex(16)
-
-
-def python_argv() -> list[str]:
-    """The interpreter sandboxed Python runs under (this one: same version and site-packages), isolated
-    mode (-I: no PYTHON* variables, no user site, script dir not on sys.path)."""
-    return [sys.executable, "-I"]
 
 
 class SandboxedVerifier:

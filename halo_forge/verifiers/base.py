@@ -19,15 +19,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Sequence
 
-from halo_forge.errors import ConfigError, DataError, HaloForgeError
+from halo_forge.errors import ConfigError, DataError, HaloForgeError, VerifierError  # noqa: F401
 
 ENTRY_POINT_GROUP = "halo_forge.verifiers"
 BUILTIN_MODULES = ("execution", "pytest_tests", "humaneval", "math_answer", "json_schema", "regex_format",
-                   "llm_judge")
-
-
-class VerifierError(HaloForgeError):
-    """A verifier name, option or plugin the user gave cannot be used."""
+                   "llm_judge", "vqa", "json_extract", "chart", "wer")
 
 
 class VerifierPluginWarning(UserWarning):
@@ -306,7 +302,9 @@ def _source_digest(cls: type) -> str:
     h = hashlib.sha256()
     files = {inspect.getsourcefile(c) for c in cls.__mro__ if c.__module__ not in ("builtins",)}
     if getattr(cls, "runs_code", False):
-        files.add(str(Path(__file__).with_name("sandbox.py")))
+        from halo_forge.verifiers.sandbox import SOURCE_FILES
+
+        files.update(str(p) for p in SOURCE_FILES)
     for f in sorted(p for p in files if p):
         try:
             h.update(Path(f).read_bytes())

@@ -1,9 +1,10 @@
 """``execution``: run the completion's program on stdin/stdout test cases, in the sandbox.
 
 Row: ``tests`` (option ``field``) = ``[{"input": "...", "output": "..."}, ...]`` (``match`` per test
-overrides the mode); optional ``language`` (python, c, cpp). The program's stdout for each case is
-written to a file in the scratch directory and compared *here*, by the verifier; exit codes and
-anything the program prints about itself count for nothing.
+overrides the mode); optional ``language`` (python, c, cpp). Each Python case is its own sandboxed
+sample (stdout through the bounded capture); C/C++ compile and run every case in one sample, each
+case's output written to a file there and read back without following links. Outputs are compared
+*here*, by the verifier; exit codes and anything the program prints about itself count for nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import shutil
 from typing import Any
 
-from halo_forge.verifiers._code import SandboxedVerifier, extract_code, python_argv
+from halo_forge.verifiers._code import SandboxedVerifier, extract_code
 from halo_forge.verifiers.base import Verifier, VerifyResult, fail, register_verifier
 
 MATCH_MODES = ("exact", "contains", "regex", "numeric")
@@ -85,29 +86,6 @@ class ExecutionVerifier(SandboxedVerifier, Verifier):
     def required_fields(self) -> tuple[str, ...]:
         return (self.field,)
 
-    def _verify_one_python(self, code: str, test: dict) -> VerifyResult:
-        """One Python test case: stdin through a pipe, stdout through the sandbox's bounded capture,
-        no runner shell (the common RL case, and the cheapest)."""
-        expected = str(test["output"])
-        lim = self.limits.with_(wall_seconds=self.timeout,
-                                output_bytes=max(self.limits.output_bytes, 2 * len(expected) + 65536))
-        res = self.sandbox.run(python_argv() + ["prog.py"], files={"prog.py": code},
-                               stdin=str(test.get("input", "")), limits=lim)
-        out, err = res.text(), res.text("stderr")
-        base = {"language": "python", "isolation": res.isolation, "tests_total": 1}
-        if res.returncode == 1 and re.search(r"^(SyntaxError|IndentationError|TabError)\b", err, re.M):
-            return fail("syntax error", stage="compile_error", compiler_output=err[-400:], **base)
-        if res.returncode == 0 and output_matches(out, expected, test.get("match", self.match), self.tolerance):
-            return VerifyResult(1.0, True, {"reason": "all tests passed", "stage": "passed", "tests_passed": 1, **base})
-        ran = res.returncode == 0
-        why = ("timed out" if res.timed_out else "output limit exceeded" if res.output_truncated
-               else f"test 0 crashed (exit {res.returncode})" if res.returncode else "test 0: wrong output")
-        reward = self.compile_credit + (self.run_credit if ran else 0.0)
-        return VerifyResult(reward, False, {
-            "reason": f"0/1 tests passed; {why}", "stage": "wrong_answer" if ran else "runtime_error",
-            "tests_passed": 0, "first_failure": {"test": 0, "exit": res.returncode, "stdout": out[:200],
-                                                  "stderr": err[-300:]}, **base})
-
     def _language(self, fence: str | None, row: dict) -> str:
         lang = str(row.get("language") or "").lower() or (self.language if self.language != "auto" else "")
         lang = {"py": "python", "python3": "python", "c++": "cpp", "cxx": "cpp"}.get(lang, lang)
@@ -123,67 +101,102 @@ class ExecutionVerifier(SandboxedVerifier, Verifier):
         lang = self._language(fence, row)
         if not code.strip():
             return fail("no code in the completion", stage="no_code", language=lang)
-        if lang == "python" and len(tests) == 1:
-            return self._verify_one_python(code, tests[0])
-        files: dict[str, str] = {"run.sh": _RUNNER}
-        for i, t in enumerate(tests):
-            files[f"in/{i}"] = str(t.get("input", ""))
-        wall = self.timeout * len(tests) + (0.5 if len(tests) == 1 else 2.0)
+        base = {"language": lang, "isolation": self.sandbox.isolation, "tests_total": len(tests)}
         if lang == "python":
-            files["prog.py"] = code
-            argv = python_argv() + ["prog.py"]
+            outcomes = self._python_outcomes(code, tests)
+            if outcomes and outcomes[0]["rc"] == 1 and not any(o["ok"] for o in outcomes) and re.search(
+                    r"^(SyntaxError|IndentationError|TabError)\b", outcomes[0]["err"], re.M):
+                return fail("syntax error", stage="compile_error", compiler_output=outcomes[0]["err"][-400:], **base)
         else:
-            tool, src, cmd = COMPILERS[lang]
+            tool = COMPILERS[lang][0]
             if shutil.which(tool) is None:
                 return fail(f"{lang} needs {tool}, which is not installed here", stage="no_compiler", language=lang)
-            files[src], files["compile.sh"] = code, cmd
-            argv = ["./prog"]
-            wall += self.compile_timeout
+            outcomes = self._compiled_outcomes(code, tests, lang)
+            if isinstance(outcomes, VerifyResult):
+                outcomes.details.update(base)
+                return outcomes
+        return self._score(outcomes, len(tests), base)
+
+    def _python_outcomes(self, code: str, tests: list[dict]) -> list[dict[str, Any]]:
+        """Each case is its own sample, run by the sandbox's warm interpreter (no start-up per case):
+        stdin through a pipe, stdout through the bounded capture. Stops after a case that was killed."""
+        outcomes = []
+        for t in tests:
+            expected = str(t["output"])
+            lim = self.limits.with_(wall_seconds=self.timeout,
+                                    output_bytes=max(self.limits.output_bytes, 2 * len(expected) + 65536))
+            res = self.sandbox.run(self.sandbox.python_argv + ["prog.py"], files={"prog.py": code},
+                                   stdin=str(t.get("input", "")), limits=lim)
+            outcomes.append(self._outcome(res.returncode, res.text(), res.text("stderr"), t,
+                                          res.timed_out, res.output_truncated, res.error))
+            if res.returncode is None:
+                break
+        return outcomes
+
+    def _compiled_outcomes(self, code: str, tests: list[dict], lang: str) -> list[dict[str, Any]] | VerifyResult:
+        """C/C++: one sample compiles, then runs every case under ``timeout``; outputs come back as
+        files read without following links."""
+        _tool, src, cmd = COMPILERS[lang]
+        files: dict[str, str] = {"run.sh": _RUNNER, src: code, "compile.sh": cmd}
+        for i, t in enumerate(tests):
+            files[f"in/{i}"] = str(t.get("input", ""))
         collect = ["out/compile.rc", "out/compile.txt"]
         for i in range(len(tests)):
             collect += [f"out/{i}", f"out/{i}.rc", f"out/{i}.err"]
-        lim = self.limits.with_(wall_seconds=wall, cpu_seconds=int(max(self.timeout, self.compile_timeout if lang != "python" else 0) + 1))
-        res = self.sandbox.run(["/bin/sh", "run.sh", str(len(tests)), f"{self.timeout:g}", *argv],
+        lim = self.limits.with_(wall_seconds=self.timeout * len(tests) + 2.0 + self.compile_timeout,
+                                cpu_seconds=int(max(self.timeout, self.compile_timeout) + 1))
+        res = self.sandbox.run(["/bin/sh", "run.sh", str(len(tests)), f"{self.timeout:g}", "./prog"],
                                files=files, collect=collect, limits=lim)
         f = res.files
-        base = {"language": lang, "isolation": res.isolation, "tests_total": len(tests)}
-        if lang != "python":
-            if f.get("out/compile.rc", b"").strip() != b"0":
-                msg = f.get("out/compile.txt", b"").decode("utf-8", "replace")[-400:]
-                return fail("compile error" if "out/compile.rc" in f else "compile step did not finish",
-                            stage="compile_error", compiler_output=msg, timed_out=res.timed_out, **base)
-        outcomes: list[dict[str, Any]] = []
+        if f.get("out/compile.rc", b"").strip() != b"0":
+            msg = f.get("out/compile.txt", b"").decode("utf-8", "replace")[-400:]
+            return fail("compile error" if "out/compile.rc" in f else "compile step did not finish",
+                        stage="compile_error", compiler_output=msg, timed_out=res.timed_out,
+                        **({"sandbox_error": res.error} if res.error else {}))
+        outcomes = []
         for i, t in enumerate(tests):
-            rc = f.get(f"out/{i}.rc", b"").strip()
-            out = f.get(f"out/{i}", b"").decode("utf-8", "replace")
-            err = f.get(f"out/{i}.err", b"").decode("utf-8", "replace")
-            mode = t.get("match", self.match)
-            # correct output is necessary and a clean exit too (a crash or timeout after it is a failure);
-            # the exit status alone never passes anything
-            ok = rc == b"0" and output_matches(out, str(t["output"]), mode, self.tolerance)
-            outcomes.append({"rc": int(rc) if rc.lstrip(b"-").isdigit() else None, "ok": ok, "err": err[-300:],
-                             "out": out[:200]})
-        if lang == "python" and outcomes and outcomes[0]["rc"] == 1 and re.search(
-                r"^(SyntaxError|IndentationError|TabError)\b", outcomes[0]["err"], re.M) and not any(o["ok"] for o in outcomes):
-            return fail("syntax error", stage="compile_error", compiler_output=outcomes[0]["err"], **base)
+            if f"out/{i}.rc" not in f:
+                break
+            rc = f[f"out/{i}.rc"].strip()
+            outcomes.append(self._outcome(int(rc) if rc.lstrip(b"-").isdigit() else None,
+                                          f.get(f"out/{i}", b"").decode("utf-8", "replace"),
+                                          f.get(f"out/{i}.err", b"").decode("utf-8", "replace"), t,
+                                          False, False))
+        return outcomes
+
+    def _outcome(self, rc: int | None, out: str, err: str, test: dict, timed_out: bool, truncated: bool,
+                 sandbox_error: str | None = None) -> dict:
+        # correct output is necessary and a clean exit too (a crash or timeout after it is a failure);
+        # the exit status alone never passes anything
+        ok = rc == 0 and output_matches(out, str(test["output"]), test.get("match", self.match), self.tolerance)
+        return {"rc": rc, "ok": ok, "out": out[:200], "err": err[-300:], "timed_out": timed_out, "truncated": truncated,
+                "sandbox_error": sandbox_error}
+
+    def _score(self, outcomes: list[dict], n: int, base: dict) -> VerifyResult:
         passed = sum(o["ok"] for o in outcomes)
         ran = any(o["rc"] == 0 for o in outcomes)
-        frac = passed / len(tests)
         reward = self.compile_credit + (self.run_credit if ran else 0.0) + (
-            1 - self.compile_credit - self.run_credit) * frac
-        if passed == len(tests):
+            1 - self.compile_credit - self.run_credit) * passed / n
+        if passed == n:
             return VerifyResult(1.0, True, {"reason": "all tests passed", "stage": "passed", "tests_passed": passed, **base})
-        first = next(i for i, o in enumerate(outcomes) if not o["ok"])
-        o = outcomes[first]
-        if res.timed_out:
+        first = next((i for i, o in enumerate(outcomes) if not o["ok"]), len(outcomes))
+        o = outcomes[first] if first < len(outcomes) else {"rc": None, "out": "", "err": "", "timed_out": False,
+                                                            "truncated": False, "missing": True}
+        if o.get("sandbox_error") and not o["timed_out"]:
+            why = f"test {first}: the sandbox failed ({o['sandbox_error']})"
+        elif o.get("missing"):
+            why = f"test {first} did not run (time ran out, or an earlier case was killed)"
+        elif o["timed_out"]:
             why = "timed out"
+        elif o["truncated"]:
+            why = "output limit exceeded"
         elif o["rc"] in (124, 137) or o["rc"] is None:
             why = f"test {first} timed out or was killed"
-        elif o["rc"] not in (0, None):
+        elif o["rc"] != 0:
             why = f"test {first} crashed (exit {o['rc']})"
         else:
             why = f"test {first}: wrong output"
         return VerifyResult(min(1.0, reward), False, {
-            "reason": f"{passed}/{len(tests)} tests passed; {why}", "stage": "wrong_answer" if ran else "runtime_error",
+            "reason": f"{passed}/{n} tests passed; {why}", "stage": "wrong_answer" if ran else "runtime_error",
             "tests_passed": passed, "first_failure": {"test": first, "exit": o["rc"], "stdout": o["out"],
                                                        "stderr": o["err"]}, **base})

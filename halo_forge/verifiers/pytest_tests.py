@@ -1,16 +1,20 @@
-"""``pytest``: the row's pytest tests run against the completion's code, in the sandbox.
+"""``pytest``: the row's pytest tests run against the completion's code.
 
 Row: ``tests`` (option ``field``): pytest source (a string; it imports from ``solution``, and
 ``from solution import *`` is added when it does not mention ``solution``), or a list of assert
-statements (MBPP style), each becoming one test. The completion's code is written to
-``solution.py``. Reward: the fraction of tests that passed, counted by a plugin of the harness and
-reported with the verifier's nonce (pytest's exit code and output are not trusted).
+statements (MBPP style), each becoming one test.
+
+The completion's code runs in the sandbox as the module ``solution`` behind a function server; the
+tests run in a judge process outside it (``_judging.py``), where ``solution`` is a module whose
+functions, classes and values are fetched from the sandbox. Values come back as plain data and are
+compared by the tests, in the judge; objects the candidate made stay in the sandbox as handles
+(``==`` is identity; no ordering). Reward: passed / collected tests, counted by a plugin in the judge.
 """
 
 from __future__ import annotations
 
-from halo_forge.verifiers._code import SandboxedVerifier, extract_code, new_nonce, python_argv
-from halo_forge.verifiers._harness import PYTEST_HARNESS, nonce_lines
+from halo_forge.verifiers._code import SandboxedVerifier, extract_code
+from halo_forge.verifiers._judging import run_judged
 from halo_forge.verifiers.base import Verifier, VerifyResult, fail, register_verifier
 
 
@@ -44,26 +48,20 @@ class PytestVerifier(SandboxedVerifier, Verifier):
         code, _ = extract_code(completion, "python")
         if not code.strip():
             return fail("no code in the completion", stage="no_code")
-        nonce = new_nonce()
-        res = self.sandbox.run(python_argv() + ["harness.py", "x" if self.stop_first else "-"], stdin=nonce + "\n",
-                               files={"solution.py": code, "test_solution.py": test_module(tests),
-                                      "harness.py": PYTEST_HARNESS}, limits=self.limits)
-        lines = [l for l in nonce_lines(res.stdout, nonce) if l and l[0] == "done" and len(l) == 5]
-        base = {"isolation": res.isolation}
-        if res.timed_out or res.output_truncated or not lines:
-            why = ("timed out" if res.timed_out else "output limit exceeded" if res.output_truncated
-                   else f"no result from the harness (exit {res.returncode})")
-            return fail(why, stdout=res.text()[-400:], **base)
-        _, rc, passed, failed, errors = lines[-1]
-        passed, failed, errors = int(passed), int(failed), int(errors)
-        total = passed + failed
-        if errors and not total:
-            return fail("tests could not be collected (import or syntax error)", errors=errors,
-                        stdout=res.text()[-600:], **base)
-        if total == 0:
-            return fail("no tests ran", **base)
-        ok = failed == 0 and errors == 0
-        return VerifyResult(1.0 if ok else passed / (total + errors), ok, {
-            "reason": "all tests passed" if ok else f"{passed}/{total} tests passed" + (f", {errors} errors" if errors else ""),
-            "tests_passed": passed, "tests_total": total, "errors": errors,
-            **({} if ok else {"stdout": res.text()[-600:]}), **base})
+        check = {"kind": "pytest", "tests": test_module(tests), "stop_first": self.stop_first}
+        verdict, res = run_judged(self.sandbox, {"solution.py": code.encode()}, "solution.py", check, self.limits)
+        base = {"isolation": res.isolation if res else self.sandbox.isolation,
+                **({"sandbox_error": res.error} if res and res.error else {})}
+        counts = [verdict.get(k) for k in ("collected", "passed", "failed", "errors")]
+        if not all(type(c) is int for c in counts):
+            return fail(str(verdict.get("reason") or "no result from the judge"), **base)
+        collected, passed, failed, errors = counts
+        broken = verdict.get("reason")
+        if collected == 0:
+            why = broken or ("tests could not be collected (syntax error or failing import)" if errors else "no tests ran")
+            return fail(str(why), errors=errors, stderr=res.text("stderr")[-400:] if res else "", **base)
+        ok = passed == collected and not failed and not errors and not broken
+        summary = f"{passed}/{collected} tests passed" + (f", {errors} errors" if errors else "")
+        return VerifyResult(1.0 if ok else min(passed, collected) / collected, ok, {
+            "reason": "all tests passed" if ok else summary + (f"; {broken}" if broken else ""),
+            "tests_passed": passed, "tests_total": collected, "errors": errors, **base})

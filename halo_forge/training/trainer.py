@@ -1,0 +1,105 @@
+"""The `Trainer` protocol the flow depends on, and the state every PyTorch trainer holds.
+
+A trainer is checked before anything starts (`check`: pure, nothing loaded), built once per run,
+and `train()`ed once. `plan` is everything it will hand to the libraries, derived from the config
+without loading anything: `train()` builds its TRL config, model loading, PEFT config and held-out
+evaluation from it, and a test proves every config field reaches it (or is named in `used_elsewhere`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from halo_forge.backend import Capabilities
+from halo_forge.config import Problem
+from halo_forge.summary import TrainingSummary
+
+# Fields every trainer consumes outside `plan`, and where.
+USED_BY_THE_RUN = {
+    "model": "resolve_model + from_pretrained in train()",
+    "dataset": "the data loader (registry.load_data)", "data": "the data loader (registry.load_data)",
+    "max_samples": "the data loader (registry.load_data)", "eval_split": "the data loader (registry.load_data)",
+    "max_eval_samples": "the data loader (registry.load_data)",
+    "output": "OutputFolder (staging and publish)", "overwrite": "OutputFolder (staging and publish)",
+    "accelerator": "dispatch (halo_forge.backend.get_backend)",
+    "resume": "CheckpointState.open (which checkpoint train() resumes from)",
+    "num_processes": "training/launch.py: `accelerate launch --num_processes N` around train()",
+    "distributed": "training/launch.py: the accelerate config file (configs/accelerate/<name>.yaml)",
+}
+
+
+class Trainer(Protocol):
+    """What the flow needs of a trainer, whatever its algorithm or backend."""
+
+    modality: ClassVar[str]
+    run_id: str
+    callbacks: list  # extra TrainerCallbacks (the flow adds MLflow's metric stream)
+    inputs_extra: dict  # lineage the flow resolved (cache key, digests), merged into summary.inputs
+    quiet: bool
+
+    @classmethod
+    def check(cls, config, caps: Capabilities) -> list[Problem]: ...
+
+    def train(self) -> TrainingSummary: ...
+
+
+class TorchTrainer:
+    """The state a PyTorch trainer holds for its one run; its `train()` is the recipe."""
+
+    modality: ClassVar[str] = "base"
+    used_elsewhere: ClassVar[dict[str, str]] = USED_BY_THE_RUN
+    # train() is safe under `accelerate launch` (rank 0 alone writes: the shared helpers see to it)
+    multi_process: ClassVar[bool] = True
+
+    def __init__(self, config, backend: str, data=None) -> None:
+        from halo_forge.backend import capabilities
+        from halo_forge.outputs import OutputFolder
+        from halo_forge.training.args import set_cpu_threads
+        from halo_forge.training.summarise import new_run_id
+
+        self.config = config
+        self.data = data  # pre-materialised rows (the flow and replays pass them); else loaded in train()
+        self.caps = capabilities(backend)
+        self.run_id = new_run_id(self.modality)
+        self.output = OutputFolder(Path(config.output), self.run_id, overwrite=config.overwrite)
+        self.quiet = False
+        self.callbacks: list = []
+        self.inputs_extra: dict = {}
+        self.cpu_threads = set_cpu_threads(self.caps.backend)
+        self.plan = self.plan_for(config, self.caps)
+
+    @classmethod
+    def check(cls, config, caps: Capabilities) -> list[Problem]:
+        """What stops this config from running on this backend (its output folder is checked when the run
+        starts, after the cache: an identical run recorded there is a cache hit, not a clash)."""
+        from halo_forge.backend import torch_problems
+
+        return torch_problems(config, caps)
+
+    @classmethod
+    def plan_for(cls, config, caps: Capabilities) -> dict[str, Any]:
+        """What `train()` hands to the libraries, by section (trl, model, peft, eval, …)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def library_plan(config, caps: Capabilities, *, peft_task: str = "CAUSAL_LM", **trl: Any) -> dict[str, Any]:
+        """The sections every PyTorch plan has: the TRL config's fields (the shared TrainingArguments plus
+        `trl`), the `from_pretrained` arguments and the PEFT config."""
+        from halo_forge.models.loading import peft_config
+        from halo_forge.training.args import common_args, model_kwargs
+
+        return {"trl": {**common_args(config, caps), **trl}, "model": model_kwargs(config, caps),
+                "peft": peft_config(config, peft_task)}
+
+
+def output_problems(config) -> list[Problem]:
+    """An --output folder that holds another run (and no --overwrite), or is a file."""
+    from halo_forge.errors import OutputError
+    from halo_forge.outputs import OutputFolder
+
+    try:
+        OutputFolder(Path(config.output), "check", overwrite=config.overwrite)
+    except OutputError as exc:
+        return [Problem("output", str(config.output), exc.message + (f": {exc.hint}" if exc.hint else ""))]
+    return []
