@@ -1,11 +1,11 @@
 """The quickstart's per-stage held-out gains for several seeds, measured in one run.
 
     python bench/quickstart_seeds.py                      # seeds 42 (the default), 1 and 2
-    python bench/quickstart_seeds.py --seeds 42 --twice   # the same seed twice: are the figures identical?
+    python bench/quickstart_seeds.py --twice --parallel   # and seed 42 again; all four processes at once
 
 Each seed is the real command, `halo-forge quickstart --seed S --no-cache`, in a fresh process with its
-own output folder, one torch thread, a scratch halo-forge home and workspace (so the first seed also
-builds the tiny model, as a fresh clone does) and the local Prefect server started once beforehand.
+own output folder, one torch thread, a scratch halo-forge home and workspace (the tiny model is built
+there once beforehand) and the local Prefect server started once beforehand.
 The table shows held-out accuracy before -> after each stage (200 problems never trained on), DPO's
 held-out preference accuracy, each stage's verdict, the seconds of wall time and of CPU time of the
 process (with one torch thread, CPU time is about what the wall time is on a quiet machine). With
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,19 +28,25 @@ BIN = Path(sys.executable).parent
 STAGES = ("sft", "dpo", "grpo")
 
 
-def run_quickstart(seed: int, out: Path, env: dict) -> dict:
-    """One `halo-forge quickstart` process; its figures, wall and CPU seconds."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.monotonic()
-    proc = subprocess.run([str(BIN / "halo-forge"), "quickstart", "--seed", str(seed), "--no-cache",
-                           "--output-dir", str(out)], env=env, capture_output=True, text=True)
+def start_quickstart(seed: int, out: Path, env: dict) -> tuple[subprocess.Popen, float]:
+    """One `halo-forge quickstart` process, started (its output goes to a log beside its folder)."""
+    out.mkdir(parents=True)
+    log = open(out / "quickstart.log", "w")
+    proc = subprocess.Popen([str(BIN / "halo-forge"), "quickstart", "--seed", str(seed), "--no-cache",
+                             "--output-dir", str(out)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    return proc, time.monotonic()
+
+
+def finish_quickstart(proc: subprocess.Popen, t0: float, seed: int, out: Path) -> dict:
+    """Wait for it; its figures, wall seconds and CPU seconds (user + system of that process alone)."""
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        sys.exit(f"seed {seed}: halo-forge quickstart exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        sys.exit(f"seed {seed}: halo-forge quickstart exited {proc.returncode}\n"
+                 + (out / "quickstart.log").read_text()[-3000:])
     figures = json.loads((out / "quickstart.json").read_text())
-    figures["wall_s"] = wall
-    figures["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    figures["wall_s"], figures["cpu_s"] = wall, usage.ru_utime + usage.ru_stime
     return figures
 
 
@@ -65,15 +70,25 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2])
     ap.add_argument("--twice", action="store_true", help="run the first seed a second time and compare")
+    ap.add_argument("--parallel", action="store_true", help="run the processes at the same time (CPU s stay "
+                    "comparable; wall s then include the others' contention)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hf-quickstart-seeds-"))
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1",
                HALO_FORGE_HOME=str(work / "home"), HALO_FORGE_WORKSPACE=str(work / "ws"))
+    subprocess.run([str(BIN / "python"), "-c", "from halo_forge.models.tiny import ensure_tiny; "
+                    "ensure_tiny('halo-forge/tiny')"], env=env, check=True)  # built once, not raced
     subprocess.run([str(BIN / "halo-forge"), "server", "start"], env=env, check=True, capture_output=True)
+    jobs = [(seed, work / f"seed-{seed}") for seed in args.seeds]
+    if args.twice:
+        jobs.append((args.seeds[0], work / f"seed-{args.seeds[0]}-again"))
+    runs = []
     try:
-        runs = [(seed, run_quickstart(seed, work / f"seed-{seed}", env)) for seed in args.seeds]
-        if args.twice:
-            runs.append((args.seeds[0], run_quickstart(args.seeds[0], work / f"seed-{args.seeds[0]}-again", env)))
+        if args.parallel:
+            started = [(seed, out, *start_quickstart(seed, out, env)) for seed, out in jobs]
+            runs = [(seed, finish_quickstart(proc, t0, seed, out)) for seed, out, proc, t0 in started]
+        else:
+            runs = [(seed, finish_quickstart(*start_quickstart(seed, out, env), seed, out)) for seed, out in jobs]
     finally:
         subprocess.run([str(BIN / "halo-forge"), "server", "stop"], env=env, capture_output=True)
     print(f"halo-forge quickstart, {len(runs)} fresh processes, one torch thread; held-out accuracy "

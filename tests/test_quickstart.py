@@ -3,9 +3,10 @@ and fixes what the quickstart says it fixes.
 
 The held-out set is 200 problems, so one problem is half a point. Each stage must add at least 10
 points of held-out accuracy and pass its verdict; the gains measured for three seeds (docs/BENCHMARKS.md)
-are far above that, so no single problem can flip an assertion. The flaw counts are checked with the
-same kind of margin: SFT copies both of the teacher's flaws, DPO fixes the dropped carry and leaves the
-missing hundreds digit, GRPO fixes the hundreds digit. DPO's preference accuracy must be what its name
+are well above that, so no single problem can flip an assertion. The flaw counts are checked with the
+same kind of margin: SFT copies both of the teacher's flaws, DPO repairs most of the dropped carries and
+leaves most missing hundreds digits, GRPO fixes the hundreds digit. One run of the quickstart (~4 CPU
+minutes) serves every assertion. DPO's preference accuracy must be what its name
 says (the held-out pairs' chosen-vs-rejected log-probability ordering) and differ from task accuracy.
 """
 
@@ -42,15 +43,16 @@ def test_quickstart_every_stage_wins_and_fixes_its_flaw(tmp_path, capsys):
     assert grpo.inputs.verifier.startswith("math{")
     assert (tmp_path / "sft" / "model.safetensors").is_file() and not list(tmp_path.glob(".*partial"))
 
-    # what each stage fixed, in each model's answers to the same 200 problems
+    # what each stage fixed, in each model's greedy answers to the same 200 problems (~100 carry problems,
+    # ~110 answers of 100 or more: each bound below is 10 problems or more away from what the quickstart does)
     f = figures["flaws"]
     carry, hundreds = f["sft"]["carry_problems"], f["sft"]["hundreds_problems"]
     assert carry >= 80 and hundreds >= 80
-    assert f["sft"]["carry_dropped"] >= 0.9 * carry and f["sft"]["hundreds_missing"] >= 0.5 * hundreds
-    assert f["dpo"]["carry_dropped"] <= 0.2 * carry, "DPO did not fix the dropped carry"
-    assert f["dpo"]["hundreds_missing"] >= 0.5 * hundreds, "DPO's pairs were not meant to fix the hundreds digit"
-    assert f["grpo"]["hundreds_missing"] <= 0.25 * hundreds, "GRPO did not fix the missing hundreds digit"
-    assert f["grpo"]["carry_dropped"] <= 0.2 * carry
+    assert f["sft"]["carry_dropped"] >= 0.9 * carry and f["sft"]["hundreds_missing"] >= 0.5 * hundreds, f["sft"]
+    assert f["dpo"]["carry_dropped"] <= 0.5 * f["sft"]["carry_dropped"], "DPO did not repair the dropped carry"
+    assert f["dpo"]["hundreds_missing"] >= 0.4 * hundreds, "DPO's pairs were not meant to fix the hundreds digit"
+    assert f["grpo"]["hundreds_missing"] <= 0.1 * hundreds, "GRPO did not fix the missing hundreds digit"
+    assert f["grpo"]["carry_dropped"] <= 0.5 * f["sft"]["carry_dropped"]
 
     # DPO's preference accuracy: the pairs judge the carry only, task accuracy also needs the hundreds digit
     pref = next(e for e in dpo.effectiveness.evaluations if e.metric == "heldout_preference_accuracy")
