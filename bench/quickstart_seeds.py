@@ -4,7 +4,7 @@
     python bench/quickstart_seeds.py --twice --parallel   # and seed 42 again; all four processes at once
 
 Each seed is the real command, `halo-forge quickstart --seed S --no-cache`, in a fresh process with its
-own output folder, one torch thread, a scratch halo-forge home and workspace (the tiny model is built
+own output folder and workspace, one torch thread, a scratch halo-forge home (the tiny model is built
 there once beforehand) and the local Prefect server started once beforehand.
 The table shows held-out accuracy before -> after each stage (200 problems never trained on), DPO's
 held-out preference accuracy, each stage's verdict, the seconds of wall time and of CPU time of the
@@ -29,11 +29,13 @@ STAGES = ("sft", "dpo", "grpo")
 
 
 def start_quickstart(seed: int, out: Path, env: dict) -> tuple[subprocess.Popen, float]:
-    """One `halo-forge quickstart` process, started (its output goes to a log beside its folder)."""
+    """One `halo-forge quickstart` process, started in a workspace of its own (two runs of one seed in one
+    workspace are the same run: the second waits for the first's lock); its output goes to a log."""
     out.mkdir(parents=True)
     log = open(out / "quickstart.log", "w")
     proc = subprocess.Popen([str(BIN / "halo-forge"), "quickstart", "--seed", str(seed), "--no-cache",
-                             "--output-dir", str(out)], env=env, stdout=log, stderr=subprocess.STDOUT)
+                             "--output-dir", str(out)], env=dict(env, HALO_FORGE_WORKSPACE=str(out / "ws")),
+                            stdout=log, stderr=subprocess.STDOUT)
     return proc, time.monotonic()
 
 
