@@ -25,7 +25,11 @@ def _accuracy(summary):
 
 def test_quickstart_every_stage_wins_and_fixes_its_flaw(tmp_path, capsys):
     assert main(["quickstart", "--output-dir", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+    check_quickstart(tmp_path, capsys.readouterr().out)
+
+
+def check_quickstart(tmp_path, out: str) -> None:
+    """Every assertion on one quickstart run: its output folder and what it printed."""
     sft, dpo, grpo = (TrainingSummary.read(tmp_path / stage) for stage in ("sft", "dpo", "grpo"))
     figures = json.loads((tmp_path / "quickstart.json").read_text())
 
@@ -89,7 +93,8 @@ def test_preference_accuracy_is_the_pairs_log_probability_ordering(tiny_model_pa
     for row in rows:
         prompt, chosen, rejected = pair_texts(row, tokenizer)
         right += logp(prompt, chosen) > logp(prompt, rejected)
-    acc, n = preference_accuracy(model, tokenizer, rows)
-    assert n == 40 and 0 < right < n and round(acc * n) == right
+    figure = preference_accuracy(model, tokenizer, rows)
+    n = figure.n
+    assert n == 40 and 0 < right < n and round(figure.value * n) == right
     swapped = [dict(r, chosen=r["rejected"], rejected=r["chosen"]) for r in rows]
-    assert round(preference_accuracy(model, tokenizer, swapped)[0] * n) == n - right
+    assert round(preference_accuracy(model, tokenizer, swapped).value * n) == n - right
