@@ -52,7 +52,7 @@ def check_quickstart(tmp_path, out: str) -> None:
     f = figures["flaws"]
     carry, hundreds = f["sft"]["carry_problems"], f["sft"]["hundreds_problems"]
     assert carry >= 80 and hundreds >= 80
-    assert f["sft"]["carry_dropped"] >= 0.9 * carry and f["sft"]["hundreds_missing"] >= 0.5 * hundreds, f["sft"]
+    assert f["sft"]["carry_dropped"] >= 0.75 * carry and f["sft"]["hundreds_missing"] >= 0.5 * hundreds, f["sft"]
     assert f["dpo"]["carry_dropped"] <= 0.5 * f["sft"]["carry_dropped"], "DPO did not repair the dropped carry"
     assert f["dpo"]["hundreds_missing"] >= 0.4 * hundreds, "DPO's pairs were not meant to fix the hundreds digit"
     assert f["grpo"]["hundreds_missing"] <= 0.1 * hundreds, "GRPO did not fix the missing hundreds digit"
