@@ -24,6 +24,10 @@ TRAINERS: dict[str, tuple[str, str, str]] = {
              "halo_forge.data.prompts:load_prompt_data"),
     "raft": ("halo_forge.raft.config:RAFTConfig", "halo_forge.raft._dispatch",
              "halo_forge.data.prompts:load_prompt_data"),
+    "reasoning": ("halo_forge.reasoning.config:ReasoningConfig", "halo_forge.reasoning._dispatch",
+                  "halo_forge.data.reasoning_sets:load_reasoning_data"),
+    "agentic": ("halo_forge.agentic.config:AgenticConfig", "halo_forge.agentic._dispatch",
+                "halo_forge.data.tool_sets:load_tool_data"),
 }
 
 

@@ -20,13 +20,14 @@ from halo_forge.config import build_config
 
 BASE = {"sft": {"dataset": "arithmetic"}, "dpo": {"dataset": "arithmetic_pref"}, "orpo": {"dataset": "arithmetic_pref"},
         "rm": {"dataset": "arithmetic_pref"}, "grpo": {"dataset": "arithmetic_prompts"},
-        "raft": {"dataset": "arithmetic_prompts"}}
+        "raft": {"dataset": "arithmetic_prompts"}, "reasoning": {"dataset": "arithmetic_chains"},
+        "agentic": {"dataset": "tool_world"}}
 # values that are not simply "the default, changed"
 SPECIAL = {"optim": "adafactor", "lora_target_modules": "q_proj,v_proj", "verifiers": ["regex_format"],
            "verifier_weights": [2.0], "verifier_args": ["tolerance=0.5"], "max_samples": 5,
            "max_completion_length": 17, "center_rewards_coefficient": 0.01, "prompts_per_cycle": 4,
            "precision": "bf16",  # on a CPU, auto means fp32
-           "ref_model": "halo-forge/tiny",
+           "ref_model": "halo-forge/tiny", "tool_plugins": ["json:dumps"],
            "rollout_engine": "torch",  # auto means vllm below, where vllm and a GPU are made to look present
            "vllm_server_base_url": "http://gpu-node:8000", "vllm_server_host": "10.0.0.5"}
 # fields that act only beside another value: compared with that value set on both sides
@@ -34,6 +35,10 @@ CONTEXT = {"rpo_alpha": {"loss_type": "rpo"}, "label_smoothing": {"loss_type": "
            "vllm_mode": {"rollout_engine": "vllm"},
            **{f"vllm_server_{n}": {"rollout_engine": "vllm", "vllm_mode": "server"}
               for n in ("base_url", "host", "port", "timeout")}}
+# per trainer: fields that act only under one --method (the base config's method is the trainer's default)
+METHOD_CONTEXT = {"reasoning": {"max_length": {"method": "sft"}, "overlong_weight": {"overlong_buffer": 16},
+                                **{f: {"method": "raft"} for f in ("cycles", "samples_per_prompt", "prompts_per_cycle",
+                                                                   "keep_percent", "reward_threshold", "min_samples")}}}
 
 
 def _other_value(name: str, field):
@@ -94,7 +99,7 @@ def test_every_field_reaches_the_backend_or_is_declared(modality, backend, tmp_p
     for name, field in cls.model_fields.items():
         if name in declared:
             continue
-        context = {**dict(base), **CONTEXT.get(name, {})}
+        context = {**dict(base), **CONTEXT.get(name, {}), **METHOD_CONTEXT.get(modality, {}).get(name, {})}
         before = trainer_cls.plan_for(cls.model_construct(**context), caps)
         changed = cls.model_construct(**{**context, name: _other_value(name, field)})
         if name in warned:  # ignored on this backend: it must say so, naming the flag
@@ -111,8 +116,11 @@ def test_every_field_reaches_the_backend_or_is_declared(modality, backend, tmp_p
 
 ROWS = {"sft": lambda i: {"prompt": f"{i}+1=", "completion": str(i + 1)},
         "pref": lambda i: {"prompt": f"{i}+1=", "chosen": str(i + 1), "rejected": str(i)},
-        "prompts": lambda i: {"prompt": f"{i}+1=", "answer": str(i + 1)}}
-KIND = {"sft": "sft", "dpo": "pref", "orpo": "pref", "rm": "pref", "grpo": "prompts", "raft": "prompts"}
+        "prompts": lambda i: {"prompt": f"{i}+1=", "answer": str(i + 1)},
+        "tools": lambda i: {"prompt": f"{i}+1=", "gold_calls": [{"name": "add", "arguments": {"a": i, "b": 1}}],
+                            "tools": [{"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}]}}
+KIND = {"sft": "sft", "dpo": "pref", "orpo": "pref", "rm": "pref", "grpo": "prompts", "raft": "prompts",
+        "reasoning": "prompts", "agentic": "tools"}
 
 
 @pytest.mark.parametrize("modality", list(BASE))

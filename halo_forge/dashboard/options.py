@@ -21,6 +21,9 @@ GOALS = [
     Goal(id="verify", title="Optimise a verifiable objective", trainers=["grpo", "raft"],
          description="Sample answers and reward the ones a verifier accepts (math, tests, schemas). GRPO learns "
                      "from every sample's reward; RAFT keeps the best samples and fine-tunes on them, cycle by cycle."),
+    Goal(id="reason", title="Reason step by step", trainers=["reasoning"],
+         description="Think, then answer: SFT on worked solutions, then GRPO or RAFT rewarded by math-verify on the "
+                     "answer and by the <think>…</think> format."),
     Goal(id="score", title="Train a scorer", trainers=["rm"],
          description="A reward model (RM) that scores answers, trained on preference pairs."),
 ]
@@ -32,6 +35,7 @@ DESCRIPTIONS = {
     "rm": "Reward model on preference pairs (TRL RewardTrainer).",
     "grpo": "Group-relative policy optimisation with verifier rewards (TRL GRPOTrainer).",
     "raft": "Sample, verify, keep the best, fine-tune; repeated for several cycles.",
+    "reasoning": "Think/answer reasoning: SFT, GRPO (loss variants, dynamic sampling) or RAFT with math rewards.",
 }
 
 

@@ -21,6 +21,9 @@ NOT_MODEL = frozenset({"training_summary.json", "training_args.bin", "README.md"
 SHARED_CODE = ("config.py", "backend.py", "training", "evaluation.py", "summary.py", "data", "models", "mlx")
 # what the RL trainers (GRPO, RAFT) share besides (the verifiers enter the key through their own identity)
 RL_CODE = ("rl.py", "rollout")
+# trainers built from other trainers' code: that code is theirs too
+REUSED_CODE = {"grpo": RL_CODE, "raft": RL_CODE, "reasoning": ("sft", "grpo", "raft", "verifiers", *RL_CODE),
+               "agentic": ("raft", "verifiers", *RL_CODE)}
 
 
 def sha256_json(obj) -> str:
@@ -83,7 +86,7 @@ def model_digest(ref: str) -> str:
 def code_digest(modality: str) -> str:
     """Digest of the trainer's own folder plus the shared modules its results depend on."""
     h = hashlib.sha256()
-    for name in (modality, *SHARED_CODE, *(RL_CODE if modality in ("grpo", "raft") else ())):
+    for name in (modality, *SHARED_CODE, *REUSED_CODE.get(modality, ())):
         target = PACKAGE / name
         if target.exists():
             h.update(name.encode() + b"\0" + tree_digest(target, (".py", ".jinja", ".json")).encode())
