@@ -38,7 +38,7 @@ def quickstart(
     accelerator: str = typer.Option("auto", help="Backend of the three stages: auto (PyTorch), cpu, cuda, rocm, mps or "
                                                  "mlx (the MLX trainers; slow on a Linux CPU: use the step options)."),
 ) -> None:
-    """Offline demo: the built-in tiny model learns two-digit addition (SFT, DPO, then GRPO) on CPU in about 5 minutes."""
+    """Offline demo: the built-in tiny model learns two-digit addition (SFT, DPO, then GRPO) (about 4 CPU-minutes)."""
     from rich.console import Console
 
     from halo_forge import quickstart as qs
