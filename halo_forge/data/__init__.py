@@ -11,6 +11,7 @@ import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from halo_forge.errors import DataError
 
@@ -22,6 +23,7 @@ class SplitData:
     source: str
     format: str
     notes: list[str] = field(default_factory=list)
+    media: ClassVar[bool] = False
 
     @property
     def digest(self) -> str:
@@ -31,15 +33,20 @@ class SplitData:
         """Materialise the exact rows (train and held-out) so a replay trains on the same split."""
         from halo_forge.summary import write_json_atomic
 
+        media = {"media": True} if self.media else {}  # rows point at media files: their digest hashes the bytes
         return write_json_atomic(Path(path), {"source": self.source, "format": self.format, "notes": self.notes,
-                                              "digest": self.digest, "train": self.train, "heldout": self.heldout})
+                                              "digest": self.digest, **media, "train": self.train,
+                                              "heldout": self.heldout})
 
     @classmethod
     def load(cls, path: Path) -> "SplitData":
+        from halo_forge.data.media import MediaSplitData
+
         try:
             blob = json.loads(Path(path).read_text(encoding="utf-8"))
-            data = cls(train=blob["train"], heldout=blob["heldout"], source=blob["source"], format=blob["format"],
-                       notes=blob.get("notes", []))
+            kind = MediaSplitData if blob.get("media") else cls
+            data = kind(train=blob["train"], heldout=blob["heldout"], source=blob["source"], format=blob["format"],
+                        notes=blob.get("notes", []))
         except (OSError, ValueError, KeyError) as exc:
             raise DataError(f"{path}: not a materialised halo-forge dataset ({exc})",
                             hint="re-run the original training, or `halo-forge runs reindex`") from None

@@ -9,7 +9,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from halo_forge.data import SplitData
 from halo_forge.errors import DataError
@@ -80,26 +80,30 @@ def media_digest(*row_lists: list[dict]) -> str:
 class MediaSplitData(SplitData):
     """Rows that point at image or audio files: the digest covers the files' bytes, not their paths."""
 
+    media: ClassVar[bool] = True
+
     @property
     def digest(self) -> str:
         return media_digest(self.train, self.heldout)
 
 
-def load_media_split(config, *, datasets: dict, trainer: str, load_builtin: Callable,
-                     normalise: Callable, materialise: Callable) -> MediaSplitData:
+def load_media_split(config, *, datasets: dict, trainer: str, load_builtin: Callable, normalise: Callable,
+                     materialise: Callable, check: Callable | None = None) -> MediaSplitData:
     """Train/held-out rows for `trainer` (vlm, audio) from --data (a local file; media paths relative to
-    it), a built-in set, or a hub dataset (its in-memory media written under `home()/data/media`)."""
+    it), a built-in set, or a hub dataset (its in-memory media written under `home()/data/media`).
+    `check(rows, where)` sees every row before the split, `where(i)` naming its file line or hub row."""
     from halo_forge.data import loaders, registry, split_rows
     from halo_forge.paths import home
 
     if config.data is not None:
         path = Path(config.data)
-        rows = normalise(loaders.read_local(path), loaders.row_locator(path), path.parent)
-        (train, heldout), source = split_rows(rows, config.eval_split, config.seed), str(path)
+        where = loaders.row_locator(path)
+        rows, source = normalise(loaders.read_local(path), where, path.parent), str(path)
     else:
         spec = registry.get_spec(config.dataset, datasets, trainer)
         if spec is not None and spec.source == "builtin":
             (train, heldout), source = load_builtin(spec.name), f"builtin:{spec.name}"
+            rows, where = train + heldout, (lambda i: f"{source}[row {i}]")
         else:
             source = spec.source if spec else config.dataset
             raw = loaders.load_hub(source, spec.config if spec else None, spec.split if spec else "train")
@@ -108,7 +112,10 @@ def load_media_split(config, *, datasets: dict, trainer: str, load_builtin: Call
             where = lambda i: f"{source}[row {i}]"  # noqa: E731
             rows = [spec.formatter(r, where(i)) for i, r in enumerate(raw)] if spec and spec.formatter else raw
             rows = materialise(normalise(rows, where, None), home() / "data" / "media")
-            train, heldout = split_rows(rows, config.eval_split, config.seed)
+    if check is not None:
+        check(rows, where)
+    if config.data is not None or spec is None or spec.source != "builtin":
+        train, heldout = split_rows(rows, config.eval_split, config.seed)
     if not train:
         raise DataError(f"{source}: no training rows left after the held-out split", hint="add rows or lower --eval-split")
     notes = []
