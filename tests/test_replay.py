@@ -158,3 +158,29 @@ def test_missing_dataset_file_is_named(in_workspace, capsys):
     err = capsys.readouterr().err
     assert f"the run's dataset file is missing: {ws.root / '.halo-forge/datasets/deleted.json'}" in err
     assert not (folder / LOG).exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["vlm", "train", "--dataset", "shapes", "--no-lora", "--max-samples", "16", "--max-eval-samples", "8",
+     "--max-steps", "2", "--batch-size", "4", "--eval-max-new-tokens", "2"],
+    ["audio", "train", "--dataset", "spoken_digits", "--max-samples", "16", "--max-eval-samples", "8",
+     "--max-steps", "2", "--batch-size", "8", "--eval-max-new-tokens", "4"],
+], ids=["vlm", "audio"])
+def test_vlm_and_audio_runs_replay_identical(tmp_path, monkeypatch, capsys, args):
+    """A media run recorded by the flow replays bit-identical in another process: its rows point at image or
+    audio files, and the recorded dataset digest covers their bytes."""
+    root = tmp_path / "ws"
+    assert main(["init", str(root)]) == 0
+    monkeypatch.setenv("HALO_FORGE_WORKSPACE", str(root))
+    monkeypatch.chdir(root)
+    assert main([*args, "--output", str(root / "outputs" / args[0])]) == 0
+    summary = TrainingSummary.read(root / "outputs" / args[0])
+    folder = Workspace(root).replay_dir.resolve() / summary.run_id
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["digests"]["dataset"] == summary.inputs.dataset_digest  # the media bytes, not the paths
+    capsys.readouterr()
+    assert main(["replay", summary.run_id]) == 0
+    assert "identical" in capsys.readouterr().out
+    replayed = TrainingSummary.read(folder / "out")
+    assert replayed.outputs.model_digest == summary.outputs.model_digest
+    assert replayed.effectiveness.evaluations == summary.effectiveness.evaluations

@@ -158,3 +158,26 @@ def heldout_figures(model, processor, rows: list[dict], verifier, **gen) -> dict
     return {"mean_reward": sum(r.reward for r in results) / max(1, len(results)),
             "pass_rate": sum(r.passed for r in results) / max(1, len(results)), "samples": len(results),
             "reasons": dict(Counter(r.reason for r in results).most_common(5))}
+
+
+def resume_renamed_weights(trainer):
+    """Make a transformers Trainer resume a VLM's full-weight checkpoint under the names its model uses.
+
+    transformers' `Trainer._load_from_checkpoint` loads the checkpoint's state dict as saved — in the original
+    format `save_pretrained` writes (LLaVA: `language_model.model.*`) — with `strict=False`, so the weights the
+    model renames when loading (`model.language_model.*`) silently keep their start values on resume
+    (huggingface/transformers#43701). A checkpoint holding a full model is loaded the way `from_pretrained`
+    loads it instead; adapter checkpoints (PEFT's own names) go through the Trainer as before."""
+    from pathlib import Path
+
+    library_load = trainer._load_from_checkpoint
+
+    def load(resume_from_checkpoint: str, model=None) -> None:
+        model = model if model is not None else trainer.model
+        if not (Path(resume_from_checkpoint) / "config.json").is_file() or hasattr(model, "peft_config"):
+            return library_load(resume_from_checkpoint, model)
+        saved = type(model).from_pretrained(resume_from_checkpoint, dtype=next(model.parameters()).dtype)
+        model.load_state_dict(saved.state_dict())
+
+    trainer._load_from_checkpoint = load
+    return trainer

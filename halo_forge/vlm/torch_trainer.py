@@ -70,7 +70,8 @@ class TorchVLMTrainer(rl.RolloutTrainer):
         rows = vision.load_images(rows_of.train, _where(data, "train"), max_side=cfg.max_image_side)
         model = self.load_model(model_ref)
         build = self.sft_trainer if cfg.method == "sft" else self.grpo_trainer
-        trainer = build(model, processor, rows, state.dir, run.callbacks, data=rows_of, chat=chat)
+        trainer = vlm.resume_renamed_weights(build(model, processor, rows, state.dir, run.callbacks, data=rows_of,
+                                                  chat=chat))
         measure = lambda: self.measure(trainer.model, processor, data.heldout, trainer=trainer)  # noqa: E731
         before, fit, after = measure(), run.fit(trainer), measure()
         training.save_model(trainer, processor, run)
