@@ -61,6 +61,23 @@ class Capabilities:
         return self.backend in ("cuda", "rocm")
 
 
+class DeferredCapabilities:
+    """The capabilities of `--accelerator auto`, detected only when a check reads them: a config that
+    asks for nothing hardware-specific is validated without importing torch (a cache hit stays fast)."""
+
+    def __init__(self, accelerator: str = "auto") -> None:
+        self.accelerator = accelerator
+        self._caps: Capabilities | None = None
+
+    def _detected(self) -> Capabilities:
+        if self._caps is None:
+            self._caps = capabilities(get_backend(self.accelerator))
+        return self._caps
+
+    def __getattr__(self, name: str):
+        return getattr(self._detected(), name)
+
+
 def capabilities(backend: str) -> Capabilities:
     bf16 = False
     if backend in ("cuda", "rocm"):
@@ -71,6 +88,11 @@ def capabilities(backend: str) -> Capabilities:
     return Capabilities(backend=backend, bf16=bf16, bitsandbytes=bnb)
 
 
+# transformers' OptimizerNames that need no import to accept (anything else is checked against the enum)
+COMMON_OPTIMIZERS = frozenset({"adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "adagrad", "rmsprop",
+                               "lion_32bit", "adamw_bnb_8bit", "lion_8bit", "paged_adamw_8bit", "paged_adamw_32bit"})
+
+
 def torch_problems(config, caps: Capabilities) -> list:
     """What the PyTorch backend cannot run for `config` (pure: nothing is loaded): an optimiser
     transformers does not know, 4-bit loading off CUDA, 8-bit optimisers without bitsandbytes, LoftQ
@@ -79,7 +101,7 @@ def torch_problems(config, caps: Capabilities) -> list:
 
     problems: list[Problem] = []
     optim = getattr(config, "optim", None)
-    if optim is not None:
+    if optim is not None and optim not in COMMON_OPTIMIZERS:
         from transformers.training_args import OptimizerNames
 
         known = sorted(o.value for o in OptimizerNames)
@@ -87,11 +109,11 @@ def torch_problems(config, caps: Capabilities) -> list:
             common = "adamw_torch, adamw_torch_fused, adafactor, sgd, lion_32bit, " + ", ".join(BNB_OPTIMIZERS)
             problems.append(Problem("optim", optim, f"not an optimiser transformers knows (common: {common}; all "
                                                     f"{len(known)} are listed in transformers' OptimizerNames)"))
-        if optim in BNB_OPTIMIZERS and not (caps.gpu and caps.bitsandbytes):
-            problems.append(Problem("optim", optim, f"a bitsandbytes optimiser: needs bitsandbytes and a CUDA/ROCm "
-                                                    f"GPU (backend {caps.backend}, bitsandbytes "
-                                                    f"{'installed' if caps.bitsandbytes else 'missing'}): use --optim "
-                                                    "adamw_torch"))
+    if optim in BNB_OPTIMIZERS and not (caps.gpu and caps.bitsandbytes):
+        problems.append(Problem("optim", optim, f"a bitsandbytes optimiser: needs bitsandbytes and a CUDA/ROCm "
+                                                f"GPU (backend {caps.backend}, bitsandbytes "
+                                                f"{'installed' if caps.bitsandbytes else 'missing'}): use --optim "
+                                                "adamw_torch"))
     if getattr(config, "load_in_4bit", False) and not (caps.gpu and caps.bitsandbytes):
         need = "a CUDA GPU" if not caps.gpu else "bitsandbytes"
         problems.append(Problem("load_in_4bit", True, f"QLoRA needs {need}; this run is on {caps.backend}"

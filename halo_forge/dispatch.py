@@ -35,11 +35,14 @@ class Dispatch:
         return load_ref(self.classes[key])
 
     def check(self, config) -> list:
-        """Every problem that stops `config` from running on its backend (empty: it can start)."""
-        from halo_forge.backend import capabilities, get_backend
+        """Every problem that stops `config` from running on its backend (empty: it can start). With
+        --accelerator auto the hardware is detected only if a check needs it (auto is never MLX)."""
+        from halo_forge.backend import DeferredCapabilities, capabilities, get_backend
         from halo_forge.config import Problem
 
         try:
+            if config.accelerator == "auto":
+                return self.trainer_class("auto").check(config, DeferredCapabilities("auto"))
             backend = get_backend(config.accelerator)
             cls = self.trainer_class(backend)
         except BackendError as exc:

@@ -42,6 +42,26 @@ class OutputError(HaloForgeError):
     """Raised when the output folder already holds a different run and --overwrite was not given."""
 
 
+class StorageError(HaloForgeError):
+    """Raised when a run cannot write a path it needs: the disk is full, read-only, or refuses permission."""
+
+
+class HubUnreachableError(ModelError):
+    """Raised when --model names a hub id that is neither in the local cache nor reachable (offline, no network)."""
+
+
+class TrackingStoreDamaged(HaloForgeError):
+    """Raised when the MLflow store (mlflow.db) cannot be read (truncated, corrupt); names how to rebuild it."""
+
+
+class ServerBusyError(HaloForgeError):
+    """Raised when `halo-forge server stop` would stop the Prefect server while flow runs still train."""
+
+
+class OrchestratorLostError(HaloForgeError):
+    """Raised when the Prefect API went away before a run could train (the next run restarts the local server)."""
+
+
 class SandboxUnavailable(HaloForgeError):
     """Raised when model-written code would run without a sandbox that keeps samples apart and unsafe was not given."""
 

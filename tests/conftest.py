@@ -41,4 +41,4 @@ def _local_prefect_server():
     starter.start()
     yield
     starter.join(timeout=120)
-    server.stop()
+    server.stop(force=True)

@@ -322,7 +322,7 @@ def test_odd_run_ids_are_safe_file_names(index):
 
 
 def test_figure_column_cap_falls_back_to_json(index, monkeypatch):
-    import halo_forge.runs.index as mod
+    import halo_forge.runs.schema as mod
 
     monkeypatch.setattr(mod, "MAX_FIGURE_COLUMNS", 3)
     index.add(make("a", extra={"steps_per_second": 4.0, "peft": "lora", "zz": 7}))
@@ -357,7 +357,7 @@ def test_summary_column_holds_the_whole_summary(filled):
 
 
 def test_kept_read_connection(tmp_path):
-    from halo_forge.runs.index import _pool
+    from halo_forge.runs.readers import _pool
 
     index = RunIndex(Workspace(tmp_path).ensure(), keepalive=0.2)
     index.add(make("a"))

@@ -65,11 +65,14 @@ def server_start() -> None:
 
 
 @server_app.command("stop")
-def server_stop() -> None:
-    """Stop the local Prefect server."""
+def server_stop(
+    force: bool = typer.Option(False, "--force", help="Stop it even while flow runs still train (they finish "
+                                                      "without it and list the lost orchestrator as a platform error)."),
+) -> None:
+    """Stop the local Prefect server (refused while flow runs train, unless --force)."""
     from halo_forge.orchestration import server
 
-    typer.echo("stopped the local Prefect server" if server.stop() else "no local Prefect server was running")
+    typer.echo("stopped the local Prefect server" if server.stop(force=force) else "no local Prefect server was running")
 
 
 @flows_app.command("serve")

@@ -44,9 +44,20 @@ def print_run(config, *, no_cache: bool = False, retries: int | None = None,
     ws = find_workspace()
     if ws.default:
         console.print(f"[dim]no workspace here: using the default one at {ws.root} (`halo-forge init` makes one)[/]")
-    summary, hit = run_training(config, no_cache=no_cache, retries=retries, ws=ws)
+    from halo_forge.orchestration import liveness
+
+    def tell(line: str) -> None:
+        console.print(f"[yellow]{line}[/]", highlight=False)
+
+    liveness.LISTENERS.append(tell)
+    try:
+        summary, hit = run_training(config, no_cache=no_cache, retries=retries, ws=ws)
+    finally:
+        liveness.LISTENERS.remove(tell)
     if hit:
-        console.print(f"[bold]cache hit[/]: identical inputs already trained as run {summary.run_id}; nothing trained "
-                      "(--no-cache forces a run)")
+        origin = summary.extra.get("cache_hit_from")
+        placed = f"; its model was placed at {summary.outputs.model_path} (from {origin['model_path']})" if origin else ""
+        console.print(f"[bold]cache hit[/]: identical inputs already trained as run {summary.run_id}; nothing trained"
+                      f"{placed} (--no-cache forces a run)", highlight=False)
     print_summary(summary, console)
     return summary

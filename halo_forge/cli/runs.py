@@ -83,6 +83,11 @@ def search(
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
         return
+    _print_search(result)
+
+
+def _print_search(result) -> None:
+    """A search result as a table that fits 80 columns, a line of totals and the facet counts."""
     from rich.table import Table
 
     console = _console()
@@ -221,7 +226,8 @@ def reindex(
                                                    "workspace root, which holds its outputs)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Rebuild the run index from the training_summary.json files on disk (the index is derived data)."""
+    """Rebuild the run index from the training_summary.json files on disk and the replay records (the index is
+    derived data); a damaged or missing summary file is restored from its run's replay record."""
     report = _index().reindex(paths or None)
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
@@ -230,6 +236,11 @@ def reindex(
     dup = f", {report.duplicates} duplicate run ids (newest file kept)" if report.duplicates else ""
     console.print(f"indexed {report.indexed} runs from {report.found} summary files{dup} in {report.seconds:.2f} s "
                   f"({', '.join(report.roots)})", highlight=False)
+    if report.from_replay:
+        console.print(f"{report.from_replay} run(s) indexed from their replay record (replay/<run_id>/) alone",
+                      highlight=False)
+    for path, source in report.recovered.items():
+        console.print(f"[green]restored[/] {path} from {source} (it was damaged or missing)", highlight=False)
     for path, why in report.rejected.items():
         console.print(f"[yellow]skipped[/] {path}: {why}", highlight=False)
 
@@ -238,12 +249,25 @@ def reindex(
 @app.command("sync")
 def sync(
     force: bool = typer.Option(False, "--force", help="Also replay unfinished records whose process may still run."),
+    rebuild: bool = typer.Option(False, "--rebuild", help=(
+        "Move a damaged MLflow store (mlflow.db) aside and rebuild it from the replay records (replay/<run_id>/).")),
 ) -> None:
-    """Log runs that MLflow missed (server down, disk full) into the current tracking store."""
+    """Log runs that MLflow missed (server down, disk full) into the current tracking store; --rebuild remakes a
+    damaged store from the replay records."""
     from halo_forge.tracking import sync_pending
+    from halo_forge.tracking.rebuild import damage_error, rebuild_store, store_damage
     from halo_forge.workspace import find_workspace
 
-    report = sync_pending(find_workspace(), force=force)
+    ws = find_workspace()
+    if rebuild:
+        moved, report = rebuild_store(ws)
+        typer.echo(f"moved the damaged store to {moved}" if moved else "no store file was there: made a new one")
+        typer.echo(f"rebuilt from the replay records: {len(report.synced)} run(s) logged")
+    else:
+        why = store_damage(ws)
+        if why is not None:
+            raise damage_error(ws, why)
+        report = sync_pending(ws, force=force)
     for line in report.lines():
         typer.echo(line)
     if not report.ok:

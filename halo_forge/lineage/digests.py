@@ -92,6 +92,12 @@ def code_digest(modality: str) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def verifier_identity(config) -> str | None:
+    """The identity of a run's verifiers (names, options, weights, each verifier's source digest), None without
+    one. The one function both the cache key (`orchestration.inputs`) and replay's drift check use."""
+    return getattr(config, "verifier", None)
+
+
 def cache_key(*, modality: str, config_fields: dict, dataset_digest: str, model_digest: str,
               verifier: str | None, code_digest: str) -> str:
     return sha256_json({"modality": modality, "config": config_fields, "dataset": dataset_digest,

@@ -76,28 +76,19 @@ def base_model_ref(manifest: dict) -> str:
     return resolve_model(base.get("name") or manifest["config"]["model"])  # built-in tiny or hub id
 
 
-def verifier_identity(name: str | None) -> str | None:
-    """`name@<digest of the verifier's source file>`; None without a verifier.
+def recorded_config(manifest: dict):
+    """The run's config rebuilt from the manifest with its trainer's config class (ConfigError if it no longer
+    validates)."""
+    from pydantic import ValidationError
 
-    Uses `halo_forge.lineage.digests.verifier_digest(name)` when the lineage core provides one, so a
-    replay compares with exactly what the cache key used.
-    """
-    if name is None:
-        return None
-    from halo_forge.lineage import digests
+    from halo_forge import registry
+    from halo_forge.errors import ConfigError
 
-    own = getattr(digests, "verifier_digest", None)
-    if callable(own):
-        return own(name)
     try:
-        import inspect
-
-        from halo_forge.verifiers import get_verifier  # type: ignore[import-not-found]
-
-        source = inspect.getsourcefile(type(get_verifier(name)))
-        return f"{name}@{digests.file_digest(Path(source))}" if source else name
-    except Exception:  # noqa: BLE001  (no verifier registry, or it cannot load this one)
-        return name
+        return registry.config_class(manifest["modality"]).model_validate(manifest["config"])
+    except ValidationError as exc:
+        raise ConfigError(f"replay/{manifest.get('run_id')}: the recorded config no longer validates:\n{exc}",
+                          hint="this halo-forge version changed the config; replay with the recorded version") from None
 
 
 def current_environment(manifest: dict) -> dict[str, Any]:
@@ -142,8 +133,10 @@ def check(manifest: dict, root: Path) -> list[Drift]:
 
     verifier = manifest.get("verifier")
     if verifier is not None:
-        name = manifest["config"].get("verifier") or str(verifier).split("@")[0]
-        now = verifier_identity(name)
+        from halo_forge.lineage.digests import verifier_identity
+
+        now = verifier_identity(recorded_config(manifest))  # exactly what the cache key used
         if now != verifier:
-            found.append(Drift("verifier", name, verifier, now))
+            found.append(Drift("verifier", ", ".join(manifest["config"].get("verifiers") or []) or "verifier",
+                               verifier, now))
     return found

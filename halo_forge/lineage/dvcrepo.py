@@ -73,18 +73,96 @@ def check_console_script() -> None:
                              hint=f"install halo-forge into {sys.prefix} (pip install -e .)")
 
 
+OWNER_ENV = "HALO_FORGE_REPLAY_OWNER"  # "pid:start-time" of the process that started `dvc`
+
+
 def run_dvc(*args: str, cwd: Path, echo: bool = True) -> tuple[int, str]:
-    """Run `python -m dvc ARGS` in `cwd`; stream its output when `echo`; return (rc, last lines)."""
-    proc = subprocess.Popen([sys.executable, "-m", "dvc", *args], cwd=cwd, env=dvc_env(), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+    """Run `python -m dvc ARGS` in `cwd`; stream its output when `echo`; return (rc, last lines).
+
+    `dvc` and everything it starts (the stage's shell, `halo-forge replay exec`) run in a process group
+    of their own, ended with this process: on SIGTERM/SIGINT here the group is terminated; on SIGKILL
+    `replay exec` notices that its owner (OWNER_ENV) is gone and ends the group itself."""
+    import signal
+
+    from halo_forge.orchestration.liveness import this_process
+
+    me = this_process()
+    env = {**dvc_env(), OWNER_ENV: f"{me['pid']}:{me['stamp'] or ''}"}
+    proc = subprocess.Popen([sys.executable, "-m", "dvc", *args], cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1, start_new_session=True)
     tail: deque[str] = deque(maxlen=40)
     assert proc.stdout is not None
-    for line in proc.stdout:
-        tail.append(line.rstrip("\n"))
-        if echo:
-            sys.stdout.write(line)
-            sys.stdout.flush()
-    return proc.wait(), "\n".join(tail)
+    previous = _on_term(_interrupt)
+    try:
+        for line in proc.stdout:
+            tail.append(line.rstrip("\n"))
+            if echo:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        return proc.wait(), "\n".join(tail)
+    except BaseException:
+        end_group(proc.pid)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _on_term(handler):
+    import signal
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        return None
+
+
+def end_group(pgid: int, grace: float = 5.0) -> None:
+    """SIGTERM the process group `pgid`, SIGKILL what is left after `grace` seconds."""
+    import signal
+    import time
+
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def watch_owner(interval: float = 0.5) -> None:
+    """In a process started under `run_dvc`: end this process group as soon as the owner is gone (SIGKILL)."""
+    import signal
+    import threading
+    import time
+
+    from halo_forge.orchestration.liveness import holder_alive
+
+    owner = os.environ.get(OWNER_ENV)
+    if not owner:
+        return
+    pid, _, stamp = owner.partition(":")
+    rec = {"pid": int(pid), "stamp": stamp or None}
+
+    def watch() -> None:
+        while holder_alive(rec):
+            time.sleep(interval)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=watch, daemon=True, name="replay-owner-watch").start()
 
 
 def find_dvc_root(start: Path) -> Path | None:

@@ -218,6 +218,7 @@ def exec_replay(manifest_path: Path, output: Path, metrics: Path | None = None) 
     from halo_forge import registry
     from halo_forge.data import SplitData
 
+    dvcrepo.watch_owner()  # killed `halo-forge replay` (even by SIGKILL) ends this training too
     manifest_path = Path(manifest_path)
     manifest = load_manifest(manifest_path)
     _restore_env(manifest)  # before transformers is imported: HF_HUB_OFFLINE is read at import
@@ -267,7 +268,8 @@ def _log(folder: Path, entry: dict) -> dict:
 
 
 def replay(workspace, run: str, *, allow_drift: str | None = None, echo: bool = True) -> ReplayOutcome:
-    """Check drift, `dvc repro --force` the run's stage, compare the replayed figures with the record.
+    """Check drift, `dvc repro --force --single-item` the run's stage alone (into replay/<run_id>/out, a
+    scratch folder), compare the replayed figures with the record.
 
     Drift refuses (HaloForgeError) unless `allow_drift` gives a reason; the reason, the drift and
     the outcome are appended to `replay/<run_id>/replays.jsonl`.
@@ -289,7 +291,10 @@ def replay(workspace, run: str, *, allow_drift: str | None = None, echo: bool = 
         raise HaloForgeError(f"{workspace.root} is not a DVC repository, and replays run through `dvc repro`",
                              hint=f"run `halo-forge init {workspace.root}` once, then replay again")
     dvcrepo.check_console_script()
-    rc, tail = dvcrepo.run_dvc("--wait-for-lock", "repro", "--force", "dvc.yaml", cwd=folder, echo=echo)
+    # this run's own stage alone: --single-item never re-runs the stages that made its inputs (a DPO run on
+    # outputs/quickstart/sft would otherwise retrain the whole quickstart and overwrite its outputs)
+    rc, tail = dvcrepo.run_dvc("--wait-for-lock", "repro", "--force", "--single-item", f"dvc.yaml:{dvcrepo.STAGE}",
+                               cwd=folder, echo=echo)
     if rc != 0 or not (folder / dvcrepo.OUT / SUMMARY_FILE).is_file():
         _log(folder, {**base, "outcome": "failed", "dvc_exit": rc})
         shown = "" if echo else "\n" + tail

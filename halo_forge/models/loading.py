@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 from pathlib import Path
 
-from halo_forge.errors import ModelError
+from halo_forge.errors import HubUnreachableError, ModelError
 from halo_forge.models import tiny
 
 _PATHLIKE = ("/", "./", "../", "~")
@@ -41,7 +43,71 @@ def resolve_model(name: str) -> str:
     if name.startswith(_PATHLIKE) or name.count("/") > 1 or name.endswith((".bin", ".safetensors")):
         raise ModelError(f"--model {name}: no such folder",
                          hint="check the path, or pass a hub id such as Qwen/Qwen2.5-0.5B or halo-forge/tiny")
+    check_hub(name)
     return name
+
+
+# --- a hub id is usable: in the local cache, or the hub answers ------------------------------------
+HUB_TIMEOUT_S = 5.0
+_HUB_OK: set[str] = set()
+OFFLINE_HINT = ("pass a local model folder (--model ./my-model, saved with save_pretrained), the built-in "
+                "halo-forge/tiny, or download the model once where the hub is reachable (huggingface-cli download "
+                "ID) so it is in the local cache")
+
+
+def _offline() -> bool:
+    return any(os.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on")
+               for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def _cached(name: str) -> bool:
+    """Whether the hub model `name` is in the local Hugging Face cache (a config of a model or adapter)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return any(isinstance(try_to_load_from_cache(name, f), str) for f in ("config.json", "adapter_config.json"))
+
+
+def _hub_answers(name: str, timeout: float) -> str | None:
+    """None when the hub endpoint answers for `name` within `timeout` s (any HTTP status), else why not.
+
+    Runs in a thread joined with a deadline: a hanging DNS lookup is not covered by socket timeouts."""
+    import urllib.error
+    import urllib.request
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    result: list[str | None] = ["no answer within %g s" % timeout]
+
+    def probe() -> None:
+        try:
+            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/api/models/{name}", method="HEAD"),
+                                   timeout=timeout)
+            result[0] = None
+        except urllib.error.HTTPError:
+            result[0] = None  # it answered (401/404 …): the loader reports what it said
+        except (OSError, ValueError) as exc:
+            result[0] = str(getattr(exc, "reason", exc))
+
+    worker = threading.Thread(target=probe, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return result[0]
+
+
+def check_hub(name: str, *, timeout: float = HUB_TIMEOUT_S) -> None:
+    """Raise HubUnreachableError (one line, within `timeout` s) unless hub id `name` can be loaded: it is in the
+    local cache, or the hub answers (HF_HUB_OFFLINE=1 means it cannot)."""
+    if name in _HUB_OK or _cached(name):
+        _HUB_OK.add(name)
+        return
+    if _offline():
+        raise HubUnreachableError(f"--model {name}: not in the local Hugging Face cache, and HF_HUB_OFFLINE is set",
+                                  hint=OFFLINE_HINT)
+    why = _hub_answers(name, timeout)
+    if why is not None:
+        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+        raise HubUnreachableError(f"--model {name}: the hub ({endpoint}) cannot be reached ({why}) and the model is "
+                                  "not in the local cache", hint=OFFLINE_HINT)
+    _HUB_OK.add(name)
 
 
 def adapter_base(path: str) -> str | None:
@@ -120,7 +186,8 @@ def peft_config(config, task_type: str = "CAUSAL_LM"):
     targets = config.lora_target_modules
     target_modules = targets if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()]
     return LoraConfig(
-        r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+        # float(): a default of 32 and a replayed 32.0 must write the same adapter_config.json
+        r=int(config.lora_rank), lora_alpha=float(config.lora_alpha), lora_dropout=float(config.lora_dropout),
         target_modules=target_modules, use_dora=config.use_dora, use_rslora=config.use_rslora,
         init_lora_weights=init, task_type=task_type,
         loftq_config=LoftQConfig(loftq_bits=4) if init == "loftq" else {},
@@ -147,7 +214,7 @@ def save_initial_adapter(model, config, folder: Path) -> Path | None:
 
 
 def finish_adapter(model, folder: Path, *, model_name: str, initial: Path | None = None) -> None:
-    """Make the adapter saved in `folder` load on the *original* base model.
+    """Make the adapter saved in `folder` load on the *original* base model, its config in canonical form.
 
     PiSSA/OLoRA adapters are re-saved converted to a plain LoRA of rank 2r (PEFT's
     `path_initial_model_for_weight_conversion`); adapters of the built-in tiny models name the
@@ -160,10 +227,24 @@ def finish_adapter(model, folder: Path, *, model_name: str, initial: Path | None
         model.save_pretrained(str(folder), path_initial_model_for_weight_conversion=str(initial))
         shutil.rmtree(initial, ignore_errors=True)
     cfg_file = folder / "adapter_config.json"
-    if tiny.is_tiny(model_name) and cfg_file.is_file():
+    if cfg_file.is_file():
         data = json.loads(cfg_file.read_text())
-        data["base_model_name_or_path"] = model_name
-        cfg_file.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        if tiny.is_tiny(model_name):
+            data["base_model_name_or_path"] = model_name
+        cfg_file.write_text(canonical_adapter_config(data))
+
+
+# adapter_config.json fields PEFT fills from a set: written in string-hash order, which changes per process
+SET_FIELDS = ("target_modules", "exclude_modules", "modules_to_save")
+
+
+def canonical_adapter_config(data: dict) -> str:
+    """adapter_config.json as text that depends on nothing but its content: set-valued lists and keys sorted,
+    so two processes saving the same adapter write the same bytes."""
+    for key in SET_FIELDS:
+        if isinstance(data.get(key), list) and all(isinstance(v, str) for v in data[key]):
+            data[key] = sorted(data[key])
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def folder_digest(path: Path) -> str:

@@ -15,13 +15,16 @@ from pathlib import Path
 
 from prefect import flow, task
 from prefect.cache_policies import CacheKeyFnPolicy
-from prefect.locking.filesystem import FileSystemLockManager
 
 from halo_forge import registry
 from halo_forge.data import SplitData
 from halo_forge.errors import HaloForgeError
 from halo_forge.orchestration import cache
 from halo_forge.orchestration.inputs import ResolvedInputs
+from halo_forge.orchestration.liveness import watched_run
+from halo_forge.orchestration.locks import LivenessLockManager
+from halo_forge.orchestration.resilience import FAILED
+from halo_forge.orchestration.storage import storage_errors
 from halo_forge.orchestration.record import record_failure, record_success
 from halo_forge.orchestration.run import TRAINED
 from halo_forge.workspace import Workspace
@@ -69,26 +72,30 @@ def _transient(task, task_run, state) -> bool:
 def train_task(modality: str, config_json: dict, cache_key: str, data_file: str, lineage: dict,
                workspace_root: str, command: list[str], parent_mlflow_run: str | None = None) -> dict:
     ws = Workspace(Path(workspace_root))
+    FAILED.pop(cache_key, None)  # a retry starts clean
     config = registry.config_class(modality)(**config_json)
     data = SplitData.load(Path(data_file))
     trainer = registry.get_trainer(config, data=data)
     trainer.inputs_extra = dict(lineage)
     tracker = _tracker(ws)
-    if tracker is not None:
-        tracker.start(trainer.run_id, config.model_dump(mode="json"), modality=modality,
-                      tags={"cache_key": cache_key}, parent_run_id=parent_mlflow_run)
-        trainer.callbacks.append(tracker.callback())
-    trainer.inputs_extra.update(_where_tracked(tracker))
-    try:
-        summary = trainer.train()
-    except BaseException as exc:
-        record_failure(ws, trainer, config, exc, tracker=tracker, lineage=lineage)
-        raise
-    TRAINED.add(summary.run_id)
-    summary = record_success(ws, summary, config, Path(data_file), command=command, tracker=tracker)
-    payload = summary.model_dump(mode="json")
-    cache.store(ws, cache_key, payload)
-    return payload
+    with watched_run(ws, trainer, config, lineage, lock=_lock_file(ws, cache_key), tracking=tracker is not None):
+        if tracker is not None:
+            tracker.start(trainer.run_id, config.model_dump(mode="json"), modality=modality,
+                          tags={"cache_key": cache_key}, parent_run_id=parent_mlflow_run)
+            trainer.callbacks.append(tracker.callback())
+        trainer.inputs_extra.update(_where_tracked(tracker))
+        try:
+            with storage_errors(trainer.output):
+                summary = trainer.train()
+        except BaseException as exc:
+            FAILED[cache_key] = exc
+            record_failure(ws, trainer, config, exc, tracker=tracker, lineage=lineage)
+            raise
+        TRAINED.add(summary.run_id)
+        summary = record_success(ws, summary, config, Path(data_file), command=command, tracker=tracker)
+        payload = summary.model_dump(mode="json")
+        cache.store(ws, cache_key, payload)
+        return payload
 
 
 def _where_tracked(tracker) -> dict:
@@ -107,13 +114,18 @@ def _tracker(ws: Workspace):
     return Tracker(ws) if tracking_enabled() else None
 
 
+def _lock_file(ws: Workspace, cache_key: str) -> Path:
+    """Where Prefect's lock manager keeps the lock of this key's cache record."""
+    return ws.results_dir / "locks" / f"{cache_key.split(':')[-1]}.lock"
+
+
 def _policy(ws: Workspace) -> CacheKeyFnPolicy:
     store = ws.results_dir / "prefect"
     locks = ws.results_dir / "locks"
     store.mkdir(parents=True, exist_ok=True)
     locks.mkdir(parents=True, exist_ok=True)
     return CacheKeyFnPolicy(cache_key_fn=_key_from_parameters).configure(
-        key_storage=store, lock_manager=FileSystemLockManager(lock_files_directory=locks),
+        key_storage=store, lock_manager=LivenessLockManager(lock_files_directory=locks),
         isolation_level="SERIALIZABLE")
 
 

@@ -76,7 +76,7 @@ def resolve_inputs(config, ws: Workspace) -> ResolvedInputs:
     data_file, dataset_digest, source = materialise(config, ws)
     model_ref = resolve_model(config.model)
     model_digest = digests.model_digest(model_ref)
-    verifier = getattr(config, "verifier", None)
+    verifier = digests.verifier_identity(config)
     code = digests.code_digest(config.modality)
     fields = {k: v for k, v in config.result_fields().items() if k not in NOT_IN_KEY}
     key = digests.cache_key(modality=config.modality, config_fields=fields, dataset_digest=dataset_digest,

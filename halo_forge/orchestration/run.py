@@ -8,7 +8,7 @@ import sys
 from contextlib import contextmanager
 
 from halo_forge import registry
-from halo_forge.orchestration import cache
+from halo_forge.orchestration import cache, console, liveness, resilience
 from halo_forge.orchestration.inputs import resolve_inputs
 from halo_forge.summary import TrainingSummary
 from halo_forge.workspace import Workspace, find_workspace
@@ -54,9 +54,9 @@ def _flow_run(ws: Workspace):
     SIGTERM unwinding like Ctrl-C, and the flow settings (see `server.flow_settings`)."""
     from halo_forge.orchestration import server
 
-    server.ensure_server()
+    url = server.ensure_server()
     os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(ws.results_dir / "prefect"))
-    with _sigterm_as_interrupt(), server.flow_settings():
+    with _sigterm_as_interrupt(), server.flow_settings(), console.quiet_prefect(url):
         yield
 
 
@@ -77,13 +77,18 @@ def _retries(retries: int | None) -> int:
 
 def run_training(config, *, no_cache: bool = False, retries: int | None = None, command: list[str] | None = None,
                  parent_mlflow_run: str | None = None, ws: Workspace | None = None) -> tuple[TrainingSummary, bool]:
-    """Train `config` through `train_flow` unless an identical run is recorded; returns (summary, cache_hit)."""
+    """Train `config` through `train_flow` unless an identical run is recorded; returns (summary, cache_hit).
+
+    A cache hit places the recorded model at `config.output` (see `cache.materialise`). Runs that died
+    (killed) are cleaned up first (`liveness.sweep`); a Prefect API lost after training is a platform
+    error in the summary (`resilience.recover`)."""
     ws = ws or find_workspace()
+    liveness.sweep()
     inputs = resolve_inputs(config, ws)
     if not no_cache:
         hit = cache.lookup(ws, inputs.cache_key)
         if hit is not None:
-            return TrainingSummary.model_validate(hit), True
+            return cache.materialise(TrainingSummary.model_validate(hit), config.output, overwrite=config.overwrite), True
         # A record whose model is gone or changed is stale: make Prefect's cache train again too.
         no_cache = cache.record_path(ws, inputs.cache_key).exists()
     with _tracking_helper(ws):
@@ -92,11 +97,19 @@ def run_training(config, *, no_cache: bool = False, retries: int | None = None, 
         with _flow_run(ws):
             from halo_forge.orchestration.flow import train_flow
 
-            payload = train_flow(config.modality, config.model_dump(mode="json"), payload_inputs, str(ws.root),
-                                 no_cache=no_cache, retries=_retries(retries), command=command or sys.argv,
-                                 parent_mlflow_run=parent_mlflow_run)
+            try:
+                payload = train_flow(config.modality, config.model_dump(mode="json"), payload_inputs, str(ws.root),
+                                     no_cache=no_cache, retries=_retries(retries), command=command or sys.argv,
+                                     parent_mlflow_run=parent_mlflow_run)
+            except Exception as exc:
+                recovered = resilience.recover(ws, inputs.cache_key, TRAINED, exc)
+                if recovered is None:
+                    raise
+                payload = recovered.model_dump(mode="json")
     summary = TrainingSummary.model_validate(payload)
-    return summary, summary.run_id not in TRAINED
+    if summary.run_id in TRAINED:
+        return summary, False
+    return cache.materialise(summary, config.output, overwrite=config.overwrite), True  # Prefect's own cache hit
 
 
 def run_recipe(path, *, no_cache: bool = False, retries: int | None = None,

@@ -18,7 +18,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from halo_forge.errors import HaloForgeError
+from halo_forge.errors import HaloForgeError, ServerBusyError
 from halo_forge.paths import home, pid_alive
 
 STARTUP_TIMEOUT_S = 90
@@ -32,7 +32,8 @@ def _state_file() -> Path:
     return state_dir() / "server.json"
 
 
-def _healthy(url: str, timeout: float = 1.0) -> bool:
+def healthy(url: str, timeout: float = 1.0) -> bool:
+    """Whether the Prefect API at `url` (ending in /api) answers its health check."""
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=timeout) as resp:
             return resp.status == 200
@@ -44,6 +45,19 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _port() -> int:
+    """The port the last server of this home used, while it is free (a restarted server keeps its URL, so
+    UI links and processes that outlived the old one still reach it); else a free one."""
+    try:
+        last = int((state_dir() / "last_port").read_text())
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
+            s.bind(("127.0.0.1", last))
+        return last
+    except (OSError, ValueError):
+        return _free_port()
 
 
 def server_env() -> dict[str, str]:
@@ -63,18 +77,39 @@ HEARTBEAT_SETTINGS = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEART
 
 @contextmanager
 def flow_settings():
-    """Prefect settings for a flow run in this process (after `ensure_server`).
+    """Prefect settings for a flow run in this process (after `ensure_server`), on halo-forge's own server.
 
-    On halo-forge's own local server, flow-run heartbeats are off unless PREFECT_FLOWS_HEARTBEAT_FREQUENCY
-    is set: nothing there acts on them (zombie-flow detection needs an automation you create), and the
-    sync engine waits up to a second for its heartbeat thread at the end of every run. On a server you
-    point PREFECT_API_URL at, Prefect's own default applies."""
-    if not os.environ.get("HALO_FORGE_PREFECT_OWNED") or any(os.environ.get(k) for k in HEARTBEAT_SETTINGS):
+    - Flow-run heartbeats are off unless PREFECT_FLOWS_HEARTBEAT_FREQUENCY is set: nothing there acts on
+      them (zombie-flow detection needs an automation you create), and the sync engine waits up to a
+      second for its heartbeat thread at the end of every run.
+    - Client retries are 2 unless PREFECT_CLIENT_MAX_RETRIES is set: a server that went away must not
+      cost a finished run minutes (5 retries back off ~60 s per API call).
+    - Logs are not sent to the API unless PREFECT_LOGGING_TO_API_ENABLED is set: a lost server would
+      print a traceback per log line; they stay on the console.
+    - PREFECT_API_URL is the server `ensure_server` found or started just now, also in a process that
+      imported Prefect while an earlier server (stopped since) listened elsewhere.
+    On a server you point PREFECT_API_URL at, Prefect's own defaults apply."""
+    if not os.environ.get("HALO_FORGE_PREFECT_OWNED"):
         yield
         return
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.settings import (PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+                                  PREFECT_LOGGING_TO_API_ENABLED, temporary_settings)
 
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    from prefect.events.clients import PrefectEventsClient
+    from prefect.events.worker import EventsWorker
+
+    # the server this run uses now: Prefect read PREFECT_API_URL when it was imported, and a server
+    # restarted since (stopped, killed) listens on another port; its events worker is kept per URL too
+    url = os.environ["PREFECT_API_URL"]
+    updates = {PREFECT_API_URL: url}
+    EventsWorker.set_client_override(PrefectEventsClient, api_url=url)
+    if not any(os.environ.get(k) for k in HEARTBEAT_SETTINGS):
+        updates[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = None
+    if not os.environ.get("PREFECT_CLIENT_MAX_RETRIES"):
+        updates[PREFECT_CLIENT_MAX_RETRIES] = 2
+    if not os.environ.get("PREFECT_LOGGING_TO_API_ENABLED"):
+        updates[PREFECT_LOGGING_TO_API_ENABLED] = False
+    with temporary_settings(updates=updates):
         yield
 
 
@@ -82,12 +117,12 @@ def status() -> dict:
     """{'url', 'pid', 'running', 'external'}: the server runs in this process's view."""
     if os.environ.get("PREFECT_API_URL") and not os.environ.get("HALO_FORGE_PREFECT_OWNED"):
         url = os.environ["PREFECT_API_URL"]
-        return {"url": url, "pid": None, "running": _healthy(url.removesuffix("/api") + "/api"), "external": True}
+        return {"url": url, "pid": None, "running": healthy(url.removesuffix("/api") + "/api"), "external": True}
     try:
         info = json.loads(_state_file().read_text())
     except (OSError, ValueError):
         return {"url": None, "pid": None, "running": False, "external": False}
-    running = pid_alive(info["pid"]) and _healthy(info["url"])
+    running = pid_alive(info["pid"]) and healthy(info["url"])
     return {**info, "running": running, "external": False}
 
 
@@ -116,7 +151,7 @@ def _start() -> dict:
         st = status()
         if st["running"]:
             return st
-        port = _free_port()
+        port = _port()
         url = f"http://127.0.0.1:{port}/api"
         env = {**os.environ, **server_env()}
         env.pop("PREFECT_API_URL", None)
@@ -132,7 +167,8 @@ def _start() -> dict:
             if proc.poll() is not None:
                 raise HaloForgeError(f"the local Prefect server exited with code {proc.returncode}",
                                      hint=f"see {d / 'server.log'}; or set PREFECT_API_URL to a running server")
-            if _healthy(url):
+            if healthy(url):
+                (d / "last_port").write_text(str(port))
                 info = {"url": url, "pid": proc.pid, "port": port, "started": time.time()}
                 tmp = _state_file().with_suffix(".tmp")
                 tmp.write_text(json.dumps(info))
@@ -144,12 +180,26 @@ def _start() -> dict:
                              hint=f"see {d / 'server.log'}")
 
 
-def stop() -> bool:
-    """Stop the local server; False when none was running."""
+def busy_refusal(runs: list[dict]) -> ServerBusyError:
+    listed = "\n".join(f"  - {r['run_id']} (pid {r.get('pid')}, workspace {r.get('workspace')}"
+                       + (f", flow run {r['flow_run_id']}" if r.get("flow_run_id") else "") + ")" for r in runs)
+    return ServerBusyError(f"{len(runs)} flow run(s) still train on the local Prefect server:\n{listed}",
+                           hint="wait for them to finish, or `halo-forge server stop --force` (they still finish, "
+                                "and list the lost orchestrator as a platform error)")
+
+
+def stop(*, force: bool = False) -> bool:
+    """Stop the local server; False when none was running. Refuses (ServerBusyError) while runs of this
+    halo-forge home still train, unless `force`."""
+    from halo_forge.orchestration.liveness import live_runs
+
     st = status()
     if st["external"] or not st.get("pid") or not pid_alive(st["pid"]):
         _state_file().unlink(missing_ok=True)
         return False
+    running = [r for r in live_runs() if r.get("pid") != os.getpid()]
+    if running and not force:
+        raise busy_refusal(running)
     try:
         os.killpg(st["pid"], signal.SIGTERM)
     except (ProcessLookupError, PermissionError):

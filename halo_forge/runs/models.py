@@ -83,4 +83,7 @@ class ReindexReport(BaseModel):
     indexed: int = Field(description="runs in the rebuilt index")
     duplicates: int = Field(0, description="files whose run_id was already seen (the newest file wins)")
     rejected: dict[str, str] = Field(default_factory=dict, description="file → why it could not be read")
+    recovered: dict[str, str] = Field(default_factory=dict, description=(
+        "damaged or missing summary file → the replay record it was restored from (replay/<run_id>/)"))
+    from_replay: int = Field(0, description="runs indexed from their replay record alone (no summary file found)")
     seconds: float

@@ -9,7 +9,7 @@ imported only when a tracker first talks to the store: in a helper process when 
 """
 
 from halo_forge.tracking._store import tracking_enabled
-from halo_forge.tracking.pending import SyncReport, list_pending, pending_dir, sync_pending
+from halo_forge.tracking.pending import SyncReport, list_pending, mark_failed, pending_dir, sync_pending
 from halo_forge.tracking.tracker import Tracker
 
-__all__ = ["SyncReport", "Tracker", "list_pending", "pending_dir", "sync_pending", "tracking_enabled"]
+__all__ = ["SyncReport", "Tracker", "list_pending", "mark_failed", "pending_dir", "sync_pending", "tracking_enabled"]

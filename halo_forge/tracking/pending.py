@@ -82,72 +82,81 @@ def sync_pending(workspace: "Workspace", *, experiment: str | None = None, force
     tracking failures: they are in the report, and the records stay pending.
     """
     report = SyncReport(tracking_uri=redact(workspace.mlflow_uri))
-    files = list_pending(workspace)
-    if not files:
+    if not list_pending(workspace):
         return report
     with _sync_lock(pending_dir(workspace)):
-        records: list[tuple[Path, dict]] = []
-        for path in list_pending(workspace):
-            try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-                if not isinstance(record, dict) or "run_id" not in record:
-                    raise ValueError("not a tracking record")
-            except (OSError, ValueError) as exc:
-                report.skipped[path.name] = f"unreadable: {describe(exc)}"
-                continue
-            if int(record.get("version", 0)) > RECORD_VERSION:
-                report.skipped[record["run_id"]] = f"record version {record.get('version')} is newer than this code"
-                continue
-            if not record.get("final"):
-                if _maybe_running(record) and not force:
-                    report.skipped[record["run_id"]] = (
-                        f"unfinished: its process ({record.get('host')} pid {record.get('pid')}) may still be "
-                        "running; force it to log the run as KILLED")
-                    continue
-                record.update(final=True, final_status=mlflow_status("killed"),
-                              end_time=record.get("end_time") or now_ms())
-            records.append((path, record))
-        records.sort(key=lambda pr: (pr[1].get("kind") != "parent", pr[1].get("start_time") or 0))
-
+        records = _load_records(workspace, report, force=force)
         stores: dict[str, Store | Unreachable] = {}
         for path, record in records:
-            rid = record["run_id"]
             name = experiment or record.get("experiment") or "halo-forge"
             if name not in stores:
                 try:
                     stores[name] = Store(workspace.mlflow_uri, name, workspace.mlflow_artifacts)
                 except Unreachable as exc:
                     stores[name] = exc
-            store = stores[name]
-            if isinstance(store, Unreachable):
-                report.failed[rid] = str(store)
-                continue
-            if record.get("tracking_uri") != redact(workspace.mlflow_uri):
-                # another store than the one the run started in: its run id means nothing here, start over
-                # (metric points already stored there are not in the record any more)
-                if record.get("mlflow_run_id"):
-                    record["mlflow_run_id"], record["done"] = None, []
-                record["tracking_uri"] = redact(workspace.mlflow_uri)
-            try:
-                store.advance(record)
-            except Unreachable as exc:
-                report.failed[rid] = str(exc)
-                _save_progress(workspace, path, record, report)
-                continue
-            left = remaining_steps(record)
-            if left:
-                report.failed[rid] = "not logged: " + ", ".join(STEPS[s] for s in left)
-                _save_progress(workspace, path, record, report)
-                continue
-            if record.get("failures"):
-                report.refused[rid] = list(record["failures"])
-            try:
-                path.unlink(missing_ok=True)
-            except OSError as exc:
-                report.failed[rid] = f"logged, but the pending file could not be removed: {describe(exc)}"
-                continue
-            report.synced.append(rid)
+            _sync_one(workspace, stores[name], path, record, report)
     return report
+
+
+def _load_records(workspace: "Workspace", report: SyncReport, *, force: bool) -> list[tuple[Path, dict]]:
+    """The pending records to replay, parents first; unreadable ones and (unless `force`) unfinished ones whose
+    process may still run are skipped, in the report; unfinished ones whose process is gone become KILLED."""
+    records: list[tuple[Path, dict]] = []
+    for path in list_pending(workspace):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(record, dict) or "run_id" not in record:
+                raise ValueError("not a tracking record")
+        except (OSError, ValueError) as exc:
+            report.skipped[path.name] = f"unreadable: {describe(exc)}"
+            continue
+        if int(record.get("version", 0)) > RECORD_VERSION:
+            report.skipped[record["run_id"]] = f"record version {record.get('version')} is newer than this code"
+            continue
+        if not record.get("final"):
+            if _maybe_running(record) and not force:
+                report.skipped[record["run_id"]] = (
+                    f"unfinished: its process ({record.get('host')} pid {record.get('pid')}) may still be "
+                    "running; force it to log the run as KILLED")
+                continue
+            record.update(final=True, final_status=mlflow_status("killed"),
+                          end_time=record.get("end_time") or now_ms())
+        records.append((path, record))
+    records.sort(key=lambda pr: (pr[1].get("kind") != "parent", pr[1].get("start_time") or 0))
+    return records
+
+
+def _sync_one(workspace: "Workspace", store, path: Path, record: dict, report: SyncReport) -> None:
+    """Bring one record into `store` (or say in the report why not); its pending file goes once it is all in."""
+    rid = record["run_id"]
+    if isinstance(store, Unreachable):
+        report.failed[rid] = str(store)
+        return
+    if record.get("tracking_uri") != redact(workspace.mlflow_uri):
+        # another store than the one the run started in: its run id means nothing here, start over
+        # (metric points already stored there are not in the record any more)
+        if record.get("mlflow_run_id"):
+            record["mlflow_run_id"], record["done"] = None, []
+        record["tracking_uri"] = redact(workspace.mlflow_uri)
+    try:
+        store.advance(record)
+    except Unreachable as exc:
+        report.failed[rid] = str(exc)
+        _save_progress(workspace, path, record, report)
+        return
+    left = remaining_steps(record)
+    if left:
+        report.failed[rid] = "not logged: " + ", ".join(STEPS[s] for s in left)
+        _save_progress(workspace, path, record, report)
+        return
+    if record.get("failures"):
+        report.refused[rid] = list(record["failures"])
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        report.failed[rid] = f"logged, but the pending file could not be removed: {describe(exc)}"
+        return
+    report.synced.append(rid)
 
 
 def _save_progress(workspace: "Workspace", path: Path, record: dict, report: SyncReport) -> None:
@@ -182,3 +191,19 @@ def _sync_lock(folder: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def mark_failed(workspace: "Workspace", run_id: str, reason: str, experiment: str = "halo-forge") -> str:
+    """End the MLflow run of `run_id` FAILED if it is still RUNNING (its process died); says what was done."""
+    try:
+        store = Store(workspace.mlflow_uri, experiment, workspace.mlflow_artifacts)
+        run = store.find_run(run_id)
+        if run is None:
+            return "no MLflow run to mark"
+        if run.info.status != "RUNNING":
+            return f"MLflow run already {run.info.status}"
+        store.client.set_tag(run.info.run_id, "halo_forge.failure", reason)
+        store.client.set_terminated(run.info.run_id, status="FAILED", end_time=now_ms())
+        return "MLflow run marked FAILED"
+    except Exception as exc:  # noqa: BLE001 - the sweep goes on; `runs sync` can still fix the store
+        return f"MLflow run not marked failed ({describe(exc)})"

@@ -1,0 +1,57 @@
+"""Training outlives the orchestrator: the real Prefect server is stopped while a real run trains.
+
+The run still finishes, publishes its output, lands in the index and the replay record, exits 0 and
+lists the lost orchestrator as a platform error; the next run starts the server again on demand.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from halo_forge.summary import TrainingSummary
+
+ARGS = ["sft", "train", "--dataset", "arithmetic", "--model", "halo-forge/tiny", "--no-lora", "--batch-size", "8",
+        "--max-eval-samples", "4", "--eval-max-new-tokens", "4", "--logging-steps", "1"]
+
+
+def test_server_stopped_mid_run(tmp_path, monkeypatch):
+    from halo_forge.cli.main import main
+    from halo_forge.orchestration import server
+    from halo_forge.runs import RunIndex
+    from halo_forge.workspace import Workspace
+
+    ws = tmp_path / "ws"
+    env = {**os.environ, "HALO_FORGE_WORKSPACE": str(ws), "PYTHONUNBUFFERED": "1", "COLUMNS": "400"}
+    out = tmp_path / "out"
+    run = subprocess.Popen([sys.executable, "-m", "halo_forge.cli.main", *ARGS, "--max-steps", "60", "--seed", "1",
+                            "--output", str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in run.stdout:  # wait until it trains
+        lines.append(line)
+        if "sft: step" in line:
+            break
+    assert server.status()["running"]
+    assert main(["server", "stop"]) == 2  # refused: a flow run trains
+    assert main(["server", "stop", "--force"]) == 0
+    t_stop = time.monotonic()
+    rest, _ = run.communicate(timeout=600)
+    text = "".join(lines) + rest
+    assert run.returncode == 0, text
+    assert time.monotonic() - t_stop < 240
+    assert "Traceback" not in text and "platform error" in text and "the orchestrator went away" in text
+
+    summary = TrainingSummary.read(out)
+    assert summary.status == "completed" and summary.total_train_steps_executed == 60
+    assert any(p.startswith("prefect: the orchestrator went away") for p in summary.extra["platform_errors"])
+    indexed = RunIndex(Workspace(ws)).get(summary.run_id)
+    assert indexed.extra["platform_errors"] == summary.extra["platform_errors"]
+    assert (ws / "replay" / summary.run_id / "manifest.json").is_file()
+
+    # the next run starts the server again
+    assert not server.status()["running"]
+    monkeypatch.setenv("HALO_FORGE_WORKSPACE", str(ws))
+    assert main([*ARGS, "--max-steps", "1", "--seed", "2", "--output", str(tmp_path / "next")]) == 0
+    assert server.status()["running"]
