@@ -140,7 +140,7 @@ def test_rows_without_what_the_verifier_reads_are_named(workspace, capsys):
     (["--method", "grpo", "--cycles", "2"], "--cycles (got 2): applies to --method raft; this run is --method grpo"),
     (["--method", "raft", "--checkpoint-every", "5"], "--checkpoint-every (got 5): applies to --method sft or grpo"),
     (["--method", "grpo", "--batch-size", "6"], "--batch-size (got 6): not a multiple of --num-generations 4"),
-    (["--rollout-engine", "vllm", "--method", "grpo"], "--rollout-engine (got 'vllm'): the VLM trainer samples with"),
+    (["--rollout-engine", "vllm", "--method", "grpo"], "--rollout-engine (got 'vllm'): Input should be 'auto' or 'torch'"),
     (["--dataset", "gsm8k"], "unknown dataset short name 'gsm8k'"),
 ])
 def test_bad_flags_exit_2(workspace, capsys, flags, expect):

@@ -46,6 +46,7 @@ class AudioConfig(CheckpointFields, GenerationEvalFields, RAFTFields, GroupField
     batch_size: int = Field(8, gt=0, description="Per-device batch size: rows per step (grpo: completions per step, a multiple of --num-generations).")
     sampling_rate: int | None = Field(None, ge=8000, le=192000, description="Require every clip at this rate (Hz): a clip at another rate is an error naming its row. Default: accept 8-192 kHz and resample to the model's rate.")
     verifiers: list[str] = Field(["wer"], description="Verifier(s) scoring transcripts (asr): wer (reward max(0, 1 - WER); --verifier-arg metric=cer for CER) …; on the command line --verifier NAME, repeatable.")
+    rollout_engine: Literal["auto", "torch"] = Field("auto", description="Sampling engine: transformers' generate (auto and torch alike: the audio trainer has no vLLM or MLX path).")
     temperature: float = Field(1.0, gt=0, description="Sampling temperature of the rollouts (raft, grpo).")
     max_completion_length: int = Field(32, gt=0, description="Maximum tokens per sampled transcript (raft, grpo).")
     eval_max_new_tokens: int = Field(32, gt=0, description="Tokens generated per held-out clip when measuring WER (asr).")
@@ -60,7 +61,4 @@ class AudioConfig(CheckpointFields, GenerationEvalFields, RAFTFields, GroupField
             problems += set_but_unused(self, {name: "applies to --task asr only (transcripts scored by the "
                                               "verifiers); this run is --task classification: drop it"
                                               for name in ASR_FIELDS})
-        if self.rollout_engine not in ("auto", "torch"):
-            problems.append(Problem("rollout_engine", self.rollout_engine, "the audio trainer samples with "
-                                    "transformers' generate: use --rollout-engine torch (or auto)"))
         return problems

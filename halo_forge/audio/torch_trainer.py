@@ -36,7 +36,7 @@ class TorchAudioTrainer(rl.RolloutTrainer):
 
     modality = "audio"
     used_elsewhere = {**rl.RolloutTrainer.used_elsewhere,
-                      "rollout_engine": "AudioConfig._check (rollouts are sampled with transformers' generate)",
+                      "rollout_engine": "AudioConfig (auto or torch: rollouts are sampled with transformers' generate)",
                       "sampling_rate": "the data loader (load_audio_data reads every clip's rate against it)"}
 
     @classmethod

@@ -43,6 +43,7 @@ class VLMConfig(CheckpointFields, GenerationEvalFields, RAFTFields, GroupFields,
     freeze_projector: bool = Field(False, description="Keep the image-to-text projector's weights fixed (with LoRA: no adapters on it).")
     max_image_side: int | None = Field(None, gt=0, description="Shrink images whose longer side exceeds this many pixels (aspect kept) before the processor sees them.")
     verifiers: list[str] = Field(["vqa"], description="Verifier(s) scoring answers: vqa, json_extract, chart … (`halo-forge verifiers list`); the held-out accuracy is their pass rate; on the command line --verifier NAME, repeatable.")
+    rollout_engine: Literal["auto", "torch"] = Field("auto", description="Sampling engine: transformers' generate (auto and torch alike: the VLM trainer has no vLLM or MLX path).")
     temperature: float = Field(1.0, gt=0, description="Sampling temperature of the rollouts (grpo, raft).")
     max_completion_length: int = Field(16, gt=0, description="Maximum new tokens per sampled answer (grpo, raft).")
     beta: float = Field(0.0, ge=0, description="GRPO: KL penalty towards the start model; 0 loads no reference model.")
@@ -52,8 +53,4 @@ class VLMConfig(CheckpointFields, GenerationEvalFields, RAFTFields, GroupFields,
     resume: bool = Field(False, description="Continue an interrupted run with the same config: from its last checkpoint (sft, grpo) or after its last finished cycle (raft).")
 
     def _check(self) -> list[Problem]:
-        problems = method_problems(self, METHOD_FIELDS)
-        if self.rollout_engine not in ("auto", "torch"):
-            problems.append(Problem("rollout_engine", self.rollout_engine, "the VLM trainer samples with transformers' "
-                                                                           "generate: use --rollout-engine torch (or auto)"))
-        return problems
+        return method_problems(self, METHOD_FIELDS)

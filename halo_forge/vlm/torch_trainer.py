@@ -29,7 +29,7 @@ class TorchVLMTrainer(rl.RolloutTrainer):
 
     modality = "vlm"
     used_elsewhere = {**rl.RolloutTrainer.used_elsewhere,
-                      "rollout_engine": "VLMConfig._check (rollouts are sampled with transformers' generate)"}
+                      "rollout_engine": "VLMConfig (auto or torch: rollouts are sampled with transformers' generate)"}
 
     @classmethod
     def plan_for(cls, config, caps) -> dict:
