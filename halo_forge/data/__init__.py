@@ -77,37 +77,14 @@ def split_rows(rows: list[dict], fraction: float, seed: int) -> tuple[list[dict]
 
 
 def load_sft_data(config) -> SplitData:
-    from halo_forge.data import builtin, formats, loaders, registry
+    """SFT rows: instruction/response pairs, chats or text, in one of the formats `formats` detects."""
+    from halo_forge.data import builtin, formats, registry
+    from halo_forge.data.split import RowSource, formatted, load_split
 
-    if config.data is not None:
-        path = Path(config.data)
-        rows = loaders.read_local(path)
-        fmt, rows = formats.normalise_rows(rows, loaders.row_locator(path))
-        train, heldout = split_rows(rows, config.eval_split, config.seed)
-        source = str(path)
-    else:
-        spec = registry.get_spec(config.dataset, registry.SFT_DATASETS, "sft")
-        if spec is not None and spec.source == "builtin":
-            train, heldout = builtin.load_builtin(spec.name)
-            fmt, source = "prompt_completion", f"builtin:{spec.name}"
-        else:
-            repo = spec.source if spec else config.dataset
-            raw = loaders.load_hub(repo, spec.config if spec else None, spec.split if spec else "train")
-            where = lambda i: f"{repo}[row {i}]"  # noqa: E731
-            if not raw:
-                raise DataError(f"{repo}: the dataset is empty")
-            if spec and spec.formatter:
-                fmt, rows = spec.name, [spec.formatter(r, where(i)) for i, r in enumerate(raw)]
-            else:
-                fmt, rows = formats.normalise_rows(raw, where)
-            train, heldout = split_rows(rows, config.eval_split, config.seed)
-            source = repo
-    if not train:
-        raise DataError(f"{source}: no training rows left after the held-out split",
-                        hint="add rows or lower --eval-split")
-    notes = []
-    if config.max_samples is not None and len(train) > config.max_samples:
-        train = train[: config.max_samples]
-        notes.append(f"training on the first {config.max_samples} rows (--max-samples)")
-    heldout = heldout[: config.max_eval_samples]
-    return SplitData(train=train, heldout=heldout, source=source, format=fmt, notes=notes)
+    def canonical(raw):
+        if raw.spec is not None and raw.spec.formatter is not None:  # a short name's formatter gives canonical rows
+            return raw.spec.name, formatted(raw), []
+        return (*formats.normalise_rows(raw.rows, raw.where), [])
+
+    return load_split(config, RowSource(registry.SFT_DATASETS, canonical, builtin.load_builtin, "prompt_completion",
+                                        trainer="sft"))

@@ -92,35 +92,12 @@ def load_media_split(config, *, datasets: dict, trainer: str, load_builtin: Call
     """Train/held-out rows for `trainer` (vlm, audio) from --data (a local file; media paths relative to
     it), a built-in set, or a hub dataset (its in-memory media written under `home()/data/media`).
     `check(rows, where)` sees every row before the split, `where(i)` naming its file line or hub row."""
-    from halo_forge.data import loaders, registry, split_rows
+    from halo_forge.data.split import RowSource, formatted, load_split
     from halo_forge.paths import home
 
-    if config.data is not None:
-        path = Path(config.data)
-        where = loaders.row_locator(path)
-        rows, source = normalise(loaders.read_local(path), where, path.parent), str(path)
-    else:
-        spec = registry.get_spec(config.dataset, datasets, trainer)
-        if spec is not None and spec.source == "builtin":
-            (train, heldout), source = load_builtin(spec.name), f"builtin:{spec.name}"
-            rows, where = train + heldout, (lambda i: f"{source}[row {i}]")
-        else:
-            source = spec.source if spec else config.dataset
-            raw = loaders.load_hub(source, spec.config if spec else None, spec.split if spec else "train")
-            if not raw:
-                raise DataError(f"{source}: the dataset is empty")
-            where = lambda i: f"{source}[row {i}]"  # noqa: E731
-            rows = [spec.formatter(r, where(i)) for i, r in enumerate(raw)] if spec and spec.formatter else raw
-            rows = materialise(normalise(rows, where, None), home() / "data" / "media")
-    if check is not None:
-        check(rows, where)
-    if config.data is not None or spec is None or spec.source != "builtin":
-        train, heldout = split_rows(rows, config.eval_split, config.seed)
-    if not train:
-        raise DataError(f"{source}: no training rows left after the held-out split", hint="add rows or lower --eval-split")
-    notes = []
-    if config.max_samples is not None and len(train) > config.max_samples:
-        train = train[: config.max_samples]
-        notes.append(f"training on the first {config.max_samples} rows (--max-samples)")
-    return MediaSplitData(train=train, heldout=heldout[: config.max_eval_samples], source=source, format=trainer,
-                          notes=notes)
+    def canonical(raw):
+        rows = normalise(formatted(raw), raw.where, raw.base)
+        return trainer, rows if raw.base is not None else materialise(rows, home() / "data" / "media"), []
+
+    return load_split(config, RowSource(datasets, canonical, load_builtin, trainer, check=check,
+                                        kind=MediaSplitData, trainer=trainer))
