@@ -23,6 +23,7 @@ from halo_forge.errors import ConfigError
 Accelerator = Literal["auto", "cuda", "rocm", "mps", "cpu", "mlx"]
 InitLoraWeights = Literal["pissa", "loftq", "olora", "gaussian", "true", "false"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
+Distributed = Literal["ddp", "fsdp", "zero2", "zero3"]
 Scheduler = Literal[
     "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"
 ]
@@ -92,6 +93,19 @@ class RunFields(FieldGroup):
         if self.dataset is not None and self.data is not None:
             return [Problem("data", str(self.data),
                             f"--dataset {self.dataset!r} and --data {str(self.data)!r} both given: choose one")]
+        return []
+
+
+class LaunchFields(FieldGroup):
+    """How many training processes a run uses on this machine (halo_forge/training/launch.py)."""
+
+    num_processes: int = Field(1, ge=1, description="Training processes, started with `accelerate launch` (one per GPU; on CPU they share the cores over gloo). The global batch is --batch-size x --gradient-accumulation x this. Rank 0 alone writes the output, the summary and the records.")
+    distributed: Distributed = Field("ddp", description="With --num-processes 2 or more: ddp (a replica per process), fsdp (PyTorch FSDP shards the weights), zero2 or zero3 (DeepSpeed ZeRO; needs deepspeed and GPUs); the accelerate config files are in configs/accelerate/.")
+
+    def _check(self) -> list[Problem]:
+        if self.distributed != "ddp" and self.num_processes == 1:
+            return [Problem("distributed", self.distributed, "shares a run between processes but --num-processes is 1: "
+                                                             "add --num-processes 2 (or more), or drop --distributed")]
         return []
 
 
@@ -185,11 +199,12 @@ def set_but_unused(config, unused: dict[str, str]) -> list[Problem]:
 
 
 # Fields that say where and how a run writes or restarts, never what it trains: not part of the cache key.
-NOT_RESULT_FIELDS = frozenset({"output", "overwrite", "resume", "checkpoint_every"})
+NOT_RESULT_FIELDS = frozenset({"output", "overwrite", "resume", "checkpoint_every", "vllm_server_base_url",
+                               "vllm_server_host", "vllm_server_port", "vllm_server_timeout"})
 
 
-class TrainConfig(RunFields):
-    """The base of every trainer's config: `RunFields` plus the groups a subclass lists before it
+class TrainConfig(LaunchFields, RunFields):
+    """The base of every trainer's config: `RunFields` and `LaunchFields` plus the groups a subclass lists before it
     (in reverse order of display: pydantic orders fields from the last base to the first).
 
     A subclass sets `modality`, inherits the field groups it honours and adds its own knobs; its own

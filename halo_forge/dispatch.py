@@ -40,14 +40,17 @@ class Dispatch:
         from halo_forge.backend import DeferredCapabilities, capabilities, get_backend
         from halo_forge.config import Problem
 
+        from halo_forge.training.launch import launch_problems
+
         try:
             if config.accelerator == "auto":
-                return self.trainer_class("auto").check(config, DeferredCapabilities("auto"))
-            backend = get_backend(config.accelerator)
-            cls = self.trainer_class(backend)
+                cls, caps = self.trainer_class("auto"), DeferredCapabilities("auto")
+            else:
+                backend = get_backend(config.accelerator)
+                cls, caps = self.trainer_class(backend), capabilities(backend)
         except BackendError as exc:
             return [Problem("accelerator", config.accelerator, exc.message + (f": {exc.hint}" if exc.hint else ""))]
-        return cls.check(config, capabilities(backend))
+        return cls.check(config, caps) + launch_problems(config, cls, caps)  # --num-processes: read caps only then
 
     def get(self, config, data=None):
         """The trainer for `config`'s backend, built (once per run) after `check` found nothing wrong."""

@@ -42,3 +42,15 @@ def _local_prefect_server():
     yield
     starter.join(timeout=120)
     server.stop(force=True)
+
+
+@pytest.fixture()
+def rows_file(tmp_path):
+    """`tmp_path/rows.jsonl`: 40 two-digit additions as prompt/completion rows (with their `answer`)."""
+    import json
+
+    rows = [{"prompt": f"What is {a}+{b}?", "completion": str(a + b), "answer": str(a + b)}
+            for a in range(10, 20) for b in range(10, 14)]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path

@@ -29,10 +29,13 @@ SPECIAL = {"optim": "adafactor", "lora_target_modules": "q_proj,v_proj", "verifi
            "verifier_weights": [2.0], "verifier_args": ["tolerance=0.5"], "max_samples": 5,
            "max_completion_length": 17, "center_rewards_coefficient": 0.01, "prompts_per_cycle": 4,
            "precision": "bf16",  # on a CPU, auto means fp32
-           "rollout_engine": "torch"}  # auto means vllm below, where vllm and a GPU are made to look present
+           "rollout_engine": "torch",  # auto means vllm below, where vllm and a GPU are made to look present
+           "vllm_server_base_url": "http://gpu-node:8000", "vllm_server_host": "10.0.0.5"}
 # fields that act only beside another value: compared with that value set on both sides
 CONTEXT = {"rpo_alpha": {"loss_type": "rpo"}, "label_smoothing": {"loss_type": "sigmoid"},
-           "vllm_mode": {"rollout_engine": "vllm"}}
+           "vllm_mode": {"rollout_engine": "vllm"},
+           **{f"vllm_server_{n}": {"rollout_engine": "vllm", "vllm_mode": "server"}
+              for n in ("base_url", "host", "port", "timeout")}}
 
 
 def _other_value(name: str, field):

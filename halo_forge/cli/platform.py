@@ -9,7 +9,7 @@ import typer
 recipe_app = typer.Typer(help="Run post-training recipes (SFT → DPO/ORPO → GRPO) stage by stage, cached.",
                          no_args_is_help=True)
 server_app = typer.Typer(help="The local Prefect server halo-forge starts on first use.", no_args_is_help=True)
-flows_app = typer.Typer(help="Prefect deployments: schedules and data-change triggers for recipes.",
+flows_app = typer.Typer(help="Prefect deployments (schedules, data-change triggers) and the workers of work pools.",
                         no_args_is_help=True)
 
 
@@ -81,8 +81,30 @@ def flows_serve(
     cron: str = typer.Option(None, "--cron", help="Cron schedule, e.g. '0 3 * * *'."),
     watch: list[Path] = typer.Option([], "--watch", help="Data file(s): a new or changed file starts the recipe."),
     poll_seconds: float = typer.Option(30.0, "--poll-seconds", help="How often watched files are checked."),
+    pool: str = typer.Option(None, "--pool", help="Register the deployments on this Prefect work pool: its "
+                                                  "workers run them (`halo-forge flows worker --pool NAME`)."),
+    image: str = typer.Option(None, "--image", help="With --pool on a docker or kubernetes pool: the container image "
+                                                    "(halo-forge installed) the workers run the flow in."),
 ) -> None:
-    """Register RECIPE as Prefect deployments (cron and/or data-change trigger) and serve them."""
+    """Register RECIPE as Prefect deployments (cron and/or data-change trigger) and serve them here, or on a
+    work pool's workers with --pool (this process then only watches the --watch files)."""
     from halo_forge.orchestration.deploy import serve
 
-    serve(recipe, cron=cron, watch=list(watch), poll_seconds=poll_seconds)
+    serve(recipe, cron=cron, watch=list(watch), poll_seconds=poll_seconds, pool=pool, image=image)
+
+
+@flows_app.command("worker")
+def flows_worker(
+    pool: str = typer.Option(..., "--pool", help="The work pool to take flow runs from (a process pool is created "
+                                                 "when it does not exist)."),
+    worker_type: str = typer.Option("process", "--type", help="process (flow runs as processes here), docker "
+                                                              "(needs prefect-docker) or kubernetes (needs "
+                                                              "prefect-kubernetes)."),
+    limit: int = typer.Option(None, "--limit", min=1, help="Run at most this many flow runs at once."),
+    name: str = typer.Option(None, "--name", help="The worker's name in the Prefect UI."),
+) -> None:
+    """Start a Prefect worker for POOL: it runs the pool's scheduled, triggered and hand-started flow runs in the
+    workspace it was started in, reporting to halo-forge's Prefect server (or PREFECT_API_URL)."""
+    from halo_forge.orchestration.workers import start_worker
+
+    start_worker(pool, worker_type=worker_type, limit=limit, name=name)

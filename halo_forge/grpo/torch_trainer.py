@@ -38,7 +38,7 @@ class TorchGRPOTrainer(rl.RolloutTrainer):
                                 scale_rewards="none" if config.no_scale_rewards else "group",
                                 reward_weights=config.verifier_weights or [1.0] * len(config.verifiers),
                                 per_device_eval_batch_size=config.eval_batch_size,
-                                **trl_generation_args(engine, vllm_mode=config.vllm_mode))
+                                **trl_generation_args(engine, vllm_mode=config.vllm_mode, server=config.vllm_server()))
         return {**plan, "engine": engine, "verifiers": rl.verifier_plan(config),
                 "eval": {"max_new_tokens": config.eval_max_new_tokens, "batch_size": config.eval_batch_size}}
 
@@ -76,7 +76,8 @@ class TorchGRPOTrainer(rl.RolloutTrainer):
                        "loss_type": cfg.loss_type, "scale_rewards": not cfg.no_scale_rewards,
                        "reference_model": None if cfg.effective_beta == 0 else "frozen copy of the start model",
                        "rollout_engine": self.plan["engine"], "max_completion_length": cfg.max_completion_length,
-                       "trl_generation": trl_generation_args(self.plan["engine"], vllm_mode=cfg.vllm_mode),
+                       "trl_generation": trl_generation_args(self.plan["engine"], vllm_mode=cfg.vllm_mode,
+                                                             server=cfg.vllm_server()),
                        **histories})
 
 

@@ -27,6 +27,7 @@ from halo_forge.orchestration.resilience import FAILED
 from halo_forge.orchestration.storage import storage_errors
 from halo_forge.orchestration.record import record_failure, record_success
 from halo_forge.orchestration.run import TRAINED
+from halo_forge.training import launch
 from halo_forge.workspace import Workspace
 
 log = logging.getLogger("halo_forge.platform")
@@ -86,7 +87,7 @@ def train_task(modality: str, config_json: dict, cache_key: str, data_file: str,
         trainer.inputs_extra.update(_where_tracked(tracker))
         try:
             with storage_errors(trainer.output):
-                summary = trainer.train()
+                summary = launch.train(trainer)  # here, or in --num-processes ranks under `accelerate launch`
         except BaseException as exc:
             FAILED[cache_key] = exc
             record_failure(ws, trainer, config, exc, tracker=tracker, lineage=lineage)

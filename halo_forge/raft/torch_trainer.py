@@ -32,6 +32,8 @@ class TorchRAFTTrainer(rl.RolloutTrainer):
     """RAFT cycles with TRL's SFTTrainer on cpu, cuda, rocm or mps."""
 
     modality = "raft"
+    multi_process = False  # its own loop samples, filters and saves each cycle in one process
+
     @classmethod
     def plan_for(cls, config, caps) -> dict:
         plan = cls.library_plan(config, caps, max_length=config.max_length, completion_only_loss=True)

@@ -69,9 +69,34 @@ def _creation_lock(uri: str):
     with open(db.with_name(db.name + ".lock"), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
+            _seed_from_template(db)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _seed_from_template(db: Path) -> None:
+    """Start a new sqlite store as a copy of an empty, already migrated one. MLflow migrates every new
+    file from scratch (~6 s); the template is built once per halo-forge home and MLflow version."""
+    if db.exists() and db.stat().st_size > 0:
+        return
+    from importlib.metadata import version
+
+    from halo_forge.paths import home
+
+    template = home() / "mlflow-templates" / f"empty-store-{version('mlflow')}.db"
+    if not template.is_file():
+        template.parent.mkdir(parents=True, exist_ok=True)
+        building = template.with_name(f".{template.name}.{os.getpid()}")
+        from mlflow import MlflowClient
+
+        MlflowClient(tracking_uri=f"sqlite:///{building}").search_experiments()  # runs the migrations
+        os.replace(building, template)  # concurrent builders each publish a complete file
+    copying = db.with_name(f".{db.name}.{os.getpid()}")
+    import shutil
+
+    shutil.copyfile(template, copying)
+    os.replace(copying, db)
 
 
 class Store:

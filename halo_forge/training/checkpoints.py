@@ -4,7 +4,8 @@ The key is the digest of the result-affecting config and the data, so `--resume`
 an identical run. Transformers' Trainer writes each checkpoint (weights or adapter, optimiser,
 scheduler, RNG states, trainer state with the step and data position); a checkpoint counts only once
 our `on_save` callback has marked it complete, so a kill while one is written falls back to the one
-before it (two are kept). The folder is removed when the run publishes its output.
+before it (two are kept). The folder is removed when the run publishes its output. In a multi-process run
+rank 0 prepares the folder and writes the markers; every rank writes its own RNG state into each checkpoint.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from halo_forge.training.ranks import barrier, is_main
 
 COMPLETE = "halo_forge_complete"
 
@@ -64,6 +67,9 @@ class CheckpointState:
         meta = _meta(config, data_digest)
         root = state_root(config.output)
         folder = root / sha256_json(meta).split(":")[-1][:16]
+        if not is_main():  # the other ranks of a multi-process run read the folder rank 0 prepares
+            latest = latest_complete(folder) if config.resume else None
+            return cls(dir=folder, resume_from=latest, resumed=latest is not None)
         if not config.resume:
             shutil.rmtree(folder, ignore_errors=True)  # a fresh run never continues an interrupted one
         latest = latest_complete(folder) if config.resume else None
@@ -91,8 +97,9 @@ class CheckpointState:
                 return control
 
             def on_save(self, args, state, control, **kwargs):
+                barrier()  # every rank has written its part (its RNG state) before rank 0 marks it complete
                 target = folder / f"checkpoint-{state.global_step}"
-                if target.is_dir():
+                if state.is_world_process_zero and target.is_dir():
                     with open(target / COMPLETE, "w", encoding="utf-8") as fh:
                         fh.write(f"{state.global_step}\n")
                         fh.flush()

@@ -57,3 +57,20 @@ def metric_histories(log_history: list[dict], names: dict[str, str]) -> dict[str
             if metric in entry and "step" in entry:
                 out[key].append({"step": entry["step"], "value": float(entry[metric])})
     return out
+
+
+def wrap_for_training(trainer) -> None:
+    """Let a multi-process DDP run wrap the model after a held-out evaluation ran before training.
+
+    accelerate (1.14+) marks every model it prepares, evaluation-mode preparation included (no DDP
+    wrapper), and then returns a marked model unwrapped when training prepares it: each rank would train
+    alone on its share of every batch, its gradients never averaged. The mark is dropped here for a model
+    that is still unwrapped (DDP); FSDP and DeepSpeed prepare the model for real when evaluating."""
+    from halo_forge.training.ranks import world_size
+
+    model = trainer.model
+    if world_size() <= 1 or trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
+        return
+    if getattr(model, "_is_accelerate_prepared", False) and trainer.accelerator.unwrap_model(model) is model:
+        model._is_accelerate_prepared = False
+        trainer.accelerator._models = [m for m in trainer.accelerator._models if m is not model]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from halo_forge.training.checkpoints import CheckpointState
+from halo_forge.training.ranks import barrier, is_main
 
 
 def now_iso() -> str:
@@ -86,13 +87,15 @@ class Run:
         """Snapshot the trainable weights (and a PiSSA/OLoRA adapter's initial state, converted to a plain
         LoRA when saved), train — from the last checkpoint when resuming — and check which weights moved."""
         from halo_forge.models.loading import save_initial_adapter
+        from halo_forge.training.library import wrap_for_training
         from halo_forge.training.weights import trainable_snapshot, weights_changed
 
         snapshot = trainable_snapshot(trainer.model)
         keep = self.state.dir if self.state is not None else self.staging
-        if keep_initial_adapter:
+        if keep_initial_adapter and is_main():
             self.initial_adapter = save_initial_adapter(trainer.model, self.config, keep)
         resume = self.state.resume_from if self.state is not None else None
+        wrap_for_training(trainer)  # several processes: DDP even after an evaluation before training
         start = time.monotonic()
         trainer.train(resume_from_checkpoint=str(resume) if resume else None)
         seconds = time.monotonic() - start
@@ -109,17 +112,21 @@ class Run:
 def staged_run(trainer) -> Iterator[Run]:
     """Open `trainer`'s staging folder beside --output and yield its `Run`; publish the folder when the
     block finishes, remove it when the block raises (the output is never half-written). The
-    checkpoint folder is kept after a failure (for --resume) and removed after a success."""
+    checkpoint folder is kept after a failure (for --resume) and removed after a success. In a multi-process
+    run only rank 0 touches the folders, once every rank has finished the block."""
     from halo_forge.training.library import quiet_libraries
 
     quiet_libraries()
-    staging = trainer.output.open()
+    staging = trainer.output.open() if is_main() else trainer.output.staging
     try:
         run = Run(trainer, staging)
         yield run
     except BaseException:
-        trainer.output.abort()
+        if is_main():
+            trainer.output.abort()
         raise
-    trainer.output.publish()
-    if run.state is not None:
-        run.state.finished()
+    barrier()  # no rank still writes into the checkpoint folder rank 0 is about to remove
+    if is_main():
+        trainer.output.publish()
+        if run.state is not None:
+            run.state.finished()

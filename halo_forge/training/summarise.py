@@ -10,6 +10,7 @@ from importlib import metadata
 
 from halo_forge.summary import Cycle, Evaluation, Inputs, Outputs, TrainingSummary, judge
 from halo_forge.training.args import peft_kind, precision_name
+from halo_forge.training.ranks import is_main, world_size
 from halo_forge.training.run import Fit, Run, now_iso
 
 PACKAGES = ("halo-forge", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "mlx", "mlx-lm")
@@ -43,6 +44,16 @@ def common_extra(run: Run, fit: Fit, data) -> dict:
         extra.update({"peft": peft_kind(cfg), "use_rslora": cfg.use_rslora, "init_lora_weights": cfg.init_lora_weights})
     if hasattr(cfg, "optim"):
         extra["optim"] = cfg.optim
+    extra.update(launch_extra(cfg))
+    return extra
+
+
+def launch_extra(cfg) -> dict:
+    """How many processes trained the run, how they shared it, and the global batch that makes."""
+    world = world_size()
+    extra = {"world_size": world, "distributed": getattr(cfg, "distributed", "ddp") if world > 1 else None}
+    if hasattr(cfg, "batch_size") and hasattr(cfg, "gradient_accumulation"):
+        extra["global_batch_size"] = cfg.batch_size * cfg.gradient_accumulation * world
     return extra
 
 
@@ -51,7 +62,7 @@ def build_summary(run: Run, *, data, model_ref: str, evaluations: list[Evaluatio
                   explanations: list[str] | None = None, adapter: bool | None = None,
                   recovery: dict | None = None) -> TrainingSummary:
     """Judge the run on its held-out evaluations, assemble its summary and write it into the staging
-    folder (published with the model when the run's `staged_run` block ends)."""
+    folder (published with the model when the run's `staged_run` block ends; by rank 0 alone)."""
     from halo_forge.lineage.digests import model_digest
     from halo_forge.models.loading import folder_digest
 
@@ -71,9 +82,11 @@ def build_summary(run: Run, *, data, model_ref: str, evaluations: list[Evaluatio
         inputs=Inputs(**{"dataset": data.source, "dataset_digest": data.digest, "train_rows": len(data.train),
                          "eval_rows": len(data.heldout), "model_digest": model_digest(model_ref),
                          **owner.inputs_extra}),
-        outputs=Outputs(model_path=str(owner.output.path), model_digest=folder_digest(run.staging),
+        outputs=Outputs(model_path=str(owner.output.path),
+                        model_digest=folder_digest(run.staging) if is_main() else None,
                         adapter=not getattr(cfg, "no_lora", True) if adapter is None else adapter),
         versions=versions(), config=cfg.model_dump(mode="json"),
     )
-    summary.write(run.staging)
+    if is_main():  # the other ranks of a multi-process run hold the same summary and write nothing
+        summary.write(run.staging)
     return summary

@@ -24,6 +24,8 @@ USED_BY_THE_RUN = {
     "output": "OutputFolder (staging and publish)", "overwrite": "OutputFolder (staging and publish)",
     "accelerator": "dispatch (halo_forge.backend.get_backend)",
     "resume": "CheckpointState.open (which checkpoint train() resumes from)",
+    "num_processes": "training/launch.py: `accelerate launch --num_processes N` around train()",
+    "distributed": "training/launch.py: the accelerate config file (configs/accelerate/<name>.yaml)",
 }
 
 
@@ -47,6 +49,8 @@ class TorchTrainer:
 
     modality: ClassVar[str] = "base"
     used_elsewhere: ClassVar[dict[str, str]] = USED_BY_THE_RUN
+    # train() is safe under `accelerate launch` (rank 0 alone writes: the shared helpers see to it)
+    multi_process: ClassVar[bool] = True
 
     def __init__(self, config, backend: str, data=None) -> None:
         from halo_forge.backend import capabilities

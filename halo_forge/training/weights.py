@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from halo_forge.training.ranks import is_main
+
 
 def trainable_snapshot(model, *, every_weight: bool = False) -> dict:
     """A copy of the trainable weights (of every weight with `every_weight`: for trainers that replace
@@ -37,7 +39,9 @@ def save_model(trainer, tokenizer, run) -> None:
     from halo_forge.models.loading import finish_adapter
 
     staging = run.staging
-    trainer.save_model(str(staging))
+    trainer.save_model(str(staging))  # every rank: FSDP and ZeRO-3 gather the sharded weights; rank 0 writes
+    if not is_main():
+        return
     if not getattr(run.config, "no_lora", True):
         finish_adapter(trainer.model, staging, model_name=run.config.model, initial=run.initial_adapter)
     tokenizer.save_pretrained(str(staging))
