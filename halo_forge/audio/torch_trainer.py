@@ -35,6 +35,7 @@ class TorchAudioTrainer(rl.RolloutTrainer):
     """ASR (SFT, RAFT, GRPO) and audio classification with transformers on cpu, cuda, rocm or mps."""
 
     modality = "audio"
+    multi_process = False  # RAFT cycles, the transcript GRPO loop and held-out decoding run in one process
     used_elsewhere = {**rl.RolloutTrainer.used_elsewhere,
                       "rollout_engine": "AudioConfig (auto or torch: rollouts are sampled with transformers' generate)",
                       "sampling_rate": "the data loader (load_audio_data reads every clip's rate against it)"}

@@ -44,7 +44,8 @@ def write_by_content(data: bytes, folder: Path, suffix: str) -> str:
     return str(path)
 
 
-def _refs(row: dict) -> list[str]:
+def media_refs(row: dict) -> list[str]:
+    """The media file paths a canonical row points at (its image, images and audio columns)."""
     out = []
     for col in MEDIA_COLUMNS:
         value = row.get(col)
@@ -67,7 +68,7 @@ def media_digest(*row_lists: list[dict]) -> str:
     h = hashlib.sha256()
     for rows in row_lists:
         for row in rows:
-            files = {ref: _file_digest(ref) for ref in _refs(row)}
+            files = {ref: _file_digest(ref) for ref in media_refs(row)}
             plain = {k: v for k, v in row.items() if k not in MEDIA_COLUMNS}
             media = {col: ([files.get(v, v) for v in row[col]] if isinstance(row[col], list) else files.get(row[col]))
                      for col in MEDIA_COLUMNS if col in row}

@@ -28,6 +28,7 @@ class TorchVLMTrainer(rl.RolloutTrainer):
     """Vision-language SFT, GRPO and RAFT with TRL on cpu, cuda, rocm or mps."""
 
     modality = "vlm"
+    multi_process = False  # RAFT cycles and the held-out generation run in one process; no rank-aware path yet
     used_elsewhere = {**rl.RolloutTrainer.used_elsewhere,
                       "rollout_engine": "VLMConfig (auto or torch: rollouts are sampled with transformers' generate)"}
 
