@@ -7,12 +7,12 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from halo_forge.config import (GenerationEvalFields, LoraFields, Problem, ScheduleFields, SequenceFields,
-                               TrainConfig)
-from halo_forge.rl import RolloutFields
+from halo_forge.config import GenerationEvalFields, LoraFields, ScheduleFields, SequenceFields, TrainConfig
+from halo_forge.rl import RAFTFields, RolloutFields
 
 
-class RAFTConfig(GenerationEvalFields, RolloutFields, LoraFields, SequenceFields, ScheduleFields, TrainConfig):
+class RAFTConfig(GenerationEvalFields, RAFTFields, RolloutFields, LoraFields, SequenceFields, ScheduleFields,
+                 TrainConfig):
     """Reward-ranked fine-tuning: per cycle, sample from the current policy, verify, keep the best, SFT on them.
 
     Resumable per cycle (--resume). No --load-in-4bit: each cycle's adapter is merged into the policy."""
@@ -24,18 +24,6 @@ class RAFTConfig(GenerationEvalFields, RolloutFields, LoraFields, SequenceFields
     datasets: ClassVar[str] = "halo_forge.data.prompts:PROMPT_DATASETS"
 
     output: Path = Field(Path("outputs/raft"), description="Folder for the model and training_summary.json.")
-    cycles: int = Field(3, gt=0, description="Sample → verify → keep → fine-tune cycles.")
-    samples_per_prompt: int = Field(4, gt=0, description="Completions sampled per prompt each cycle.")
-    prompts_per_cycle: int | None = Field(None, gt=0, description="Prompts sampled each cycle (default: all training prompts).")
-    keep_percent: float = Field(0.5, description="Keep at most this fraction (0, 1] of the generated samples, best rewards first.")
-    reward_threshold: float = Field(1.0, ge=0, le=1, description="Keep only samples whose reward reaches this.")
-    min_samples: int = Field(1, gt=0, description="Skip a cycle's fine-tuning when fewer samples than this are kept.")
     resume: bool = Field(False, description="Continue from the last finished cycle of an interrupted run (rollouts are cached per cycle).")
     learning_rate: float = Field(1e-4, gt=0, description="Peak learning rate of each cycle's fine-tuning.")
     eval_max_new_tokens: int = Field(32, gt=0, description="Tokens generated per held-out prompt when measuring the pass rate.")
-
-    def _check(self) -> list[Problem]:
-        if not 0.0 < self.keep_percent <= 1.0:
-            return [Problem("keep_percent", self.keep_percent, "must be in (0, 1] (a fraction of the generated "
-                                                               "samples); e.g. 0.25 keeps the best quarter")]
-        return []
