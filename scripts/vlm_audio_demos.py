@@ -26,7 +26,7 @@ VLM_SFT = ["vlm", "train", "--dataset", "shapes", "--method", "sft", "--no-lora"
            "--batch-size", "32", "--learning-rate", "2e-3", "--lr-scheduler", "cosine", "--warmup-steps", "5",
            "--eval-max-new-tokens", "3", "--seed", "0"]
 VLM_RL = ["vlm", "train", "--dataset", "shapes", "--no-lora", "--max-completion-length", "3",
-          "--eval-max-new-tokens", "3", "--lr-scheduler", "constant", "--seed", "0"]
+          "--eval-max-new-tokens", "3", "--seed", "0"]
 ASR = ["audio", "train", "--task", "asr", "--lr-scheduler", "constant", "--eval-max-new-tokens", "12", "--seed", "0"]
 
 # demo -> [(stage, command, model from an earlier stage or None)]
@@ -34,9 +34,9 @@ DEMOS = {
     "vlm": [("sft", VLM_SFT, None),
             ("raft", [*VLM_RL, "--method", "raft", "--cycles", "2", "--samples-per-prompt", "4", "--prompts-per-cycle",
                       "512", "--keep-percent", "0.5", "--max-steps", "40", "--batch-size", "32", "--learning-rate",
-                      "1e-3"], "sft"),
+                      "1e-3", "--lr-scheduler", "constant"], "sft"),
             ("grpo", [*VLM_RL, "--method", "grpo", "--num-generations", "8", "--batch-size", "32", "--max-steps", "60",
-                      "--learning-rate", "5e-4", "--temperature", "1.0"], "sft")],
+                      "--learning-rate", "1e-4", "--lr-scheduler", "cosine", "--temperature", "1.0"], "sft")],
     "asr": [("sft", [*ASR, "--dataset", "spoken_digits", "--max-steps", "300", "--batch-size", "32", "--learning-rate",
                      "2e-3"], None)],
     "asr-rl": [("sft", [*ASR, "--dataset", "digit_sequences", "--max-steps", "200", "--batch-size", "32",
