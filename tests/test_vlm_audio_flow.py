@@ -2,7 +2,7 @@
 same inputs is a cache hit that trains nothing; changing one image's or one clip's bytes behind an unchanged
 path is a miss (the dataset digest hashes the media, not the paths); MLflow holds the finished run with its
 held-out figures and its dataset input; the run index finds it. Training in several processes is refused with
-exit 2 (neither trainer has a rank-aware path)."""
+exit 2 (neither trainer has a rank-aware path). Their help and dataset lists load no torch."""
 
 from __future__ import annotations
 
@@ -94,3 +94,19 @@ def test_several_processes_are_refused(workspace, capsys, modality):
     err = capsys.readouterr().err
     assert f"--num-processes (got 2): {modality} on cpu trains in one process only: drop --num-processes" in err, err
     assert not (workspace / "o").exists()
+
+
+def test_help_and_datasets_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom halo_forge.cli.main import main\n"
+            "for argv in (['vlm', 'train', '--help'], ['audio', 'train', '--help'], ['vlm', 'datasets'],"
+            " ['audio', 'datasets']):\n    assert main(argv) == 0\n"
+            "heavy = [m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'trl', 'peft', 'datasets',"
+            " 'PIL', 'soundfile', 'prefect', 'mlflow')]\nprint('HEAVY', heavy)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "HEAVY []" in out.stdout, out.stdout[-2000:]
+    assert "--freeze-vision-tower" in out.stdout and "--sampling-rate" in out.stdout
+    assert "chartqa" in out.stdout and "librispeech" in out.stdout
