@@ -136,25 +136,27 @@ def torch_problems(config, caps: Capabilities) -> list:
     return problems
 
 
-# LoRA knobs the MLX trainers do not implement (MLX runs vanilla LoRA only).
+# Knobs no MLX trainer implements (MLX trains vanilla LoRA with AdamW): field -> (default, what is ignored).
 _MLX_UNSUPPORTED = {
-    "use_dora": (False, "DoRA"),
-    "use_rslora": (False, "rsLoRA scaling"),
-    "init_lora_weights": ("true", "--init-lora-weights other than the default"),
+    "use_dora": (False, "DoRA (MLX trains vanilla LoRA)"),
+    "use_rslora": (False, "rsLoRA scaling (MLX trains vanilla LoRA, scale alpha/r)"),
+    "init_lora_weights": ("true", "--init-lora-weights other than the default (MLX trains vanilla LoRA)"),
     "load_in_4bit": (False, "4-bit loading (use an MLX-quantised model instead)"),
 }
 
 
 def warn_unsupported_for_mlx(config, extra: dict[str, tuple[object, str]] | None = None) -> list[str]:
-    """Warn (never silently fall back) about config fields MLX cannot honour; returns the messages."""
+    """Warn once per field (never silently fall back) about config values MLX cannot honour: the fields
+    above plus `extra` ({field: (default, what)}); returns the messages."""
     checks = dict(_MLX_UNSUPPORTED)
     checks.update(extra or {})
     messages = []
     for field, (default, what) in checks.items():
         value = getattr(config, field, default)
         if value != default:
+            flag = "--" + field.replace("_", "-")
             messages.append(f"MLX backend: {what} is not supported and is ignored "
-                            f"(--{field.replace('_', '-')} {value}); MLX trains vanilla LoRA")
+                            f"({flag}{'' if value is True else f' {value}'})")
     for msg in messages:
         warnings.warn(msg, UserWarning, stacklevel=2)
     return messages

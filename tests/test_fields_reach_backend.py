@@ -1,11 +1,12 @@
-"""Every config field does something: for every trainer, a non-default value of each field changes what
-the trainer hands to the libraries (its `plan`: the TRL config, model loading, PEFT config, held-out
-evaluation, sampling …), or the field is one the trainer declares as used elsewhere — and the data
-fields among those are proven to change the rows the run trains and is judged on."""
+"""Every config field does something: for every trainer and backend, a non-default value of each field changes
+what the trainer hands to the libraries (its `plan`: the TRL config, model loading, PEFT config, held-out
+evaluation, sampling …), or the field is one the trainer declares as used elsewhere, or (MLX) one it warns about
+by name when set — and the data fields among those are proven to change the rows the run trains and is judged on."""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import types
 import typing
 from pathlib import Path
@@ -29,6 +30,7 @@ SPECIAL = {"optim": "adafactor", "lora_target_modules": "q_proj,v_proj", "verifi
            "verifier_weights": [2.0], "verifier_args": ["tolerance=0.5"], "max_samples": 5,
            "max_completion_length": 17, "center_rewards_coefficient": 0.01, "prompts_per_cycle": 4,
            "precision": "bf16",  # on a CPU, auto means fp32
+           "ref_model": "halo-forge/tiny",
            "rollout_engine": "torch",  # auto means vllm below, where vllm and a GPU are made to look present
            "vllm_server_base_url": "http://gpu-node:8000", "vllm_server_host": "10.0.0.5"}
 # fields that act only beside another value: compared with that value set on both sides
@@ -70,22 +72,37 @@ def _plain(obj):
     return obj if isinstance(obj, (str, int, float, bool, type(None))) else str(obj)
 
 
-@pytest.mark.parametrize("modality", list(BASE))
-def test_every_field_reaches_the_backend_or_is_declared(modality, tmp_path, monkeypatch):
+TRAINERS = [(m, "cpu") for m in BASE] + [pytest.param(m, "mlx", marks=pytest.mark.skipif(
+    importlib.util.find_spec("mlx") is None, reason="the mlx extra is not installed")) for m in ("sft", "dpo", "grpo", "raft")]
+
+
+def _warned_fields(trainer_cls) -> dict:
+    """{field: (default, what)} an MLX trainer warns about when set (none for a PyTorch trainer)."""
+    from halo_forge.backend import _MLX_UNSUPPORTED
+
+    return {**_MLX_UNSUPPORTED, **trainer_cls.ignored} if hasattr(trainer_cls, "ignored") else {}
+
+
+@pytest.mark.parametrize("modality, backend", TRAINERS)
+def test_every_field_reaches_the_backend_or_is_declared(modality, backend, tmp_path, monkeypatch):
     from halo_forge.rollout import base as rollout
 
     monkeypatch.setattr(rollout, "_has", lambda module: True)  # the plan is built, nothing is loaded
     monkeypatch.setattr(rollout, "_cuda", lambda: True)
     cls = registry.config_class(modality)
     bases = [build_config(cls, {**values, "output": str(tmp_path / "out")}) for values in _bases(modality)]
-    trainer_cls = registry.dispatch(modality).trainer_class("cpu")
-    caps = capabilities("cpu")
-    declared = trainer_cls.used_elsewhere
+    trainer_cls = registry.dispatch(modality).trainer_class(backend)
+    caps = capabilities(backend)
+    declared, warned = trainer_cls.used_elsewhere, _warned_fields(trainer_cls)
     unwired = []
     for name, field in cls.model_fields.items():
         if name in declared:
             continue
-        if not any(_changes_the_plan(trainer_cls, cls, base, name, field, caps) for base in bases):
+        if name in warned:  # ignored on this backend: it must say so, naming the flag
+            changed = cls.model_construct(**{**dict(bases[0]), **CONTEXT.get(name, {}), name: _other_value(name, field)})
+            with pytest.warns(UserWarning, match=f"\\(--{name.replace('_', '-')}"):
+                trainer_cls.warn_ignored(changed)
+        elif not any(_changes_the_plan(trainer_cls, cls, base, name, field, caps) for base in bases):
             unwired.append(name)
     assert not unwired, f"{modality}: these fields change nothing the trainer hands to the libraries: {unwired}"
     # what is declared as used elsewhere is named with where, and is a field of this config

@@ -1,5 +1,5 @@
 """MLX DPO losses (halo_forge/dpo/mlx_losses.py) against the PyTorch path (halo-forge's TRL DPOTrainer subclass)
-on identical weights and batch: loss and every gradient within 1e-4, 4 loss types x 2 reference modes."""
+on identical weights and batch: loss and every gradient within 1e-4, 5 loss types (rpo included) x 2 reference modes."""
 
 from __future__ import annotations
 

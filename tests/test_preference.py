@@ -146,8 +146,9 @@ def test_label_smoothing_needs_sigmoid_or_rpo(tmp_path, capsys, workspace):
     assert "--label-smoothing (got 0.1): cDPO applies to --loss-type sigmoid or rpo, not ipo" in err
 
 
-@pytest.mark.parametrize("trainer, what", [("orpo", "--accelerator (got 'mlx'): ORPO is not available on MLX"),
-                                           ("rm", "--accelerator (got 'mlx'): RM is not available on MLX")])
+@pytest.mark.parametrize("trainer, what", [
+    ("orpo", "--accelerator (got 'mlx'): ORPO is not available on MLX (MLX trains sft, dpo, grpo, raft)"),
+    ("rm", "--accelerator (got 'mlx'): RM is not available on MLX (MLX trains sft, dpo, grpo, raft)")])
 def test_orpo_and_rm_refuse_mlx_and_suggest_dpo(trainer, what, tmp_path, capsys, workspace):
     path = write_jsonl(tmp_path / "p.jsonl", PAIRS)
     out = tmp_path / "out"

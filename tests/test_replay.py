@@ -201,3 +201,31 @@ def test_killing_replay_ends_its_children(in_workspace):
     while _owned_by(replay.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _owned_by(replay.pid) == [], "children of the killed replay kept running"
+
+
+def test_an_mlx_run_replays_identically(in_workspace, capsys):
+    """MLX on CPU with a fixed seed is deterministic across processes: a LoRA run (dropout on, so the generator
+    matters) replayed by DVC in another process gives the same figures and the same output bytes."""
+    pytest.importorskip("mlx.core", reason="the MLX replay needs the mlx extra")
+    from mlx_micro import micro_model_folder
+
+    from halo_forge import registry
+    from halo_forge.config import build_config
+    from halo_forge.sft.config import SFTConfig
+
+    ws = in_workspace[0]
+    config = build_config(SFTConfig, {"dataset": "arithmetic", "accelerator": "mlx", "model": str(micro_model_folder()),
+                                      "max_steps": 4, "batch_size": 4, "lora_rank": 4, "lora_dropout": 0.1,
+                                      "logging_steps": 2, "learning_rate": 1e-2, "output": ws.root / "outputs" / "mlx",
+                                      "eval_max_new_tokens": 4, "max_eval_samples": 8})
+    data = registry.load_data(config)
+    data_file = data.save(ws.datasets_dir / f"{data.digest.split(':')[1]}.json")
+    summary = registry.get_trainer(config, data=data).train()
+    folder = record(ws, summary=summary, config=config, data_file=data_file,
+                    command=["halo-forge", "sft", "train", "--accelerator", "mlx"])
+    assert main(["replay", summary.run_id]) == 0
+    assert "identical" in capsys.readouterr().out
+    replayed = TrainingSummary.read(folder / "out")
+    assert replayed.backend == "mlx" and replayed.run_id != summary.run_id and summary.weights_updated
+    assert replayed.outputs.model_digest == summary.outputs.model_digest
+    assert replayed.extra["loss_history"] == summary.extra["loss_history"]

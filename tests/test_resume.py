@@ -1,6 +1,6 @@
-"""`--resume` after a real `kill -9`: for every checkpointing trainer, a run killed in a subprocess once it
-has written a checkpoint, then resumed, ends with the same final loss and the same model digest as an
-uninterrupted run of the same config (CPU, one thread)."""
+"""`--resume` after a real `kill -9`: for every checkpointing trainer (PyTorch, and MLX on the micro model), a run
+killed in a subprocess once it has written a checkpoint, then resumed, ends with the same final loss and the same
+model digest as an uninterrupted run of the same config (CPU, one thread)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,12 @@ CASES = {
     "audio-grpo": {"dataset": "spoken_digits", "method": "grpo", "num_generations": 4, "max_completion_length": 4,
                    "eval_max_new_tokens": 4, "verifiers": ["regex_format"], "verifier_args": ["pattern=.*[a-m]"],
                    "max_samples": 32},
+    # MLX (the micro model): LoRA dropout draws from the generator; GRPO samples and scores against a frozen copy
+    # (DPO's MLX loop is the same `halo_forge.mlx.loop.fit`; its reference is a frozen copy too)
+    "sft-mlx": {"dataset": "arithmetic", "accelerator": "mlx", "lora_rank": 4, "lora_dropout": 0.1,
+                "eval_max_new_tokens": 4},
+    "grpo-mlx": {"dataset": "arithmetic_prompts", "accelerator": "mlx", "no_lora": True, "num_generations": 4,
+                 "beta": 0.04, "max_completion_length": 4, "eval_max_new_tokens": 4, "temperature": 1.0},
 }
 RUN = ("import json, sys\n"
        "from halo_forge import registry\n"
@@ -46,7 +52,13 @@ RUN = ("import json, sys\n"
 
 def _config(case: str, output: Path, **extra):
     modality = case.split("-")[0]
-    return modality, {**SMALL, **CASES[case], "output": str(output), **extra}
+    values = {**SMALL, **CASES[case], "output": str(output), **extra}
+    if values.get("accelerator") == "mlx":
+        pytest.importorskip("mlx.core", reason="the MLX cases need the mlx extra")
+        from mlx_micro import micro_model_folder
+
+        values["model"] = str(micro_model_folder())
+    return modality, values
 
 
 def _train(modality: str, values: dict):

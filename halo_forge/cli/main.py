@@ -33,6 +33,8 @@ def quickstart(
     dpo_max_steps: int = typer.Option(None, help="Override the DPO step count (default 100)."),
     grpo_max_steps: int = typer.Option(None, help="Override the GRPO step count (default 300)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Train even if this exact run is already recorded."),
+    accelerator: str = typer.Option("auto", help="Backend of the three stages: auto (PyTorch), cpu, cuda, rocm, mps or "
+                                                 "mlx (the MLX trainers; slow on a Linux CPU: use the step options)."),
 ) -> None:
     """Offline demo: the built-in tiny model learns two-digit addition (SFT, DPO, then GRPO) on CPU in a few minutes."""
     from rich.console import Console
@@ -47,19 +49,23 @@ def quickstart(
                   "held-out accuracy is scored against the true sums. DPO then prefers the true sum over the "
                   "dropped-carry answer SFT copied; GRPO samples answers and rewards the ones the `math` "
                   "verifier finds equal to the true sum.\n")
-    sft = print_run(qs.sft_config(output_dir, seed, max_steps), no_cache=no_cache, console=console)
+    if accelerator == "mlx":
+        console.print("On MLX: the MLX trainers run the same stages; their figures need not match PyTorch's. On a Linux "
+                      "CPU MLX is ~10x slower than PyTorch: --max-steps, --dpo-max-steps and --grpo-max-steps shorten "
+                      "the run.\n")
+    sft = print_run(qs.sft_config(output_dir, seed, max_steps, accelerator), no_cache=no_cache, console=console)
     console.print()
-    dpo = print_run(qs.dpo_config(output_dir, sft.outputs.model_path, seed, dpo_max_steps), no_cache=no_cache,
-                    console=console)
+    dpo = print_run(qs.dpo_config(output_dir, sft.outputs.model_path, seed, dpo_max_steps, accelerator),
+                    no_cache=no_cache, console=console)
     console.print()
-    grpo = print_run(qs.grpo_config(output_dir, dpo.outputs.model_path, seed, grpo_max_steps), no_cache=no_cache,
-                     console=console)
+    grpo = print_run(qs.grpo_config(output_dir, dpo.outputs.model_path, seed, grpo_max_steps, accelerator),
+                     no_cache=no_cache, console=console)
 
     def figure(summary, metric: str, stage: str) -> str:
         ev = next((e for e in summary.effectiveness.evaluations if e.metric == metric), None)
         return "-" if ev is None else f"{ev.before:.1%} before {stage} -> {ev.after:.1%} after {stage}"
 
-    console.print("\n[bold]held-out results (200 problems never trained on)[/]")
+    console.print(f"\n[bold]held-out results (200 problems never trained on){' — MLX' if accelerator == 'mlx' else ''}[/]")
     for stage, summary in (("SFT", sft), ("DPO", dpo), ("GRPO", grpo)):
         pref = figure(summary, 'heldout_preference_accuracy', stage)
         console.print(f"  {stage}: held-out accuracy: {figure(summary, 'heldout_accuracy', stage)}; "

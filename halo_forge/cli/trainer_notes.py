@@ -21,8 +21,13 @@ NOTES = {
   final assistant turn is the completion. A model without a chat template gets a plain `### role:` template,
   saved with the model.
 - **Hardware.** On CPU: fp32, no gradient checkpointing (TRL's defaults fail or run 2x slower there). On
-  GPUs with bf16 support, bf16 is used by default (`--precision` overrides). `--accelerator mlx` is not
-  available for SFT in this release and says so.
+  GPUs with bf16 support, bf16 is used by default (`--precision` overrides).
+- **MLX** (`--accelerator mlx`, never picked automatically): vanilla LoRA through mlx-lm or a full fine-tune,
+  the same tokenisation and completion-only loss, AdamW with transformers' schedules (constant,
+  constant_with_warmup, linear, cosine; others are refused), `--resume` from MLX checkpoints. A LoRA run saves
+  a PEFT adapter at `--output` and mlx-lm's format in `--output/mlx_adapter/`. `--use-dora`, `--use-rslora`,
+  `--init-lora-weights`, `--load-in-4bit`, `--optim` other than adamw_torch and `--packing` are ignored with a
+  warning naming the flag (see [MLX.md](MLX.md)).
 """,
     "dpo": """### DPO notes
 
@@ -45,7 +50,10 @@ NOTES = {
   the chosen reply a higher log-probability than the rejected one), before and after. Task accuracy, when
   measured, may not fall by more than 2 points (else the verdict warns). `extra` holds beta, loss_type,
   label_smoothing, reference_free and the histories of reward accuracy, chosen/rejected rewards and margins.
-- **Hardware.** PyTorch on cpu, cuda, rocm, mps; `--accelerator mlx` is not available for DPO in this release.
+- **Hardware.** PyTorch on cpu, cuda, rocm, mps. `--accelerator mlx` runs every loss type above with our own MLX
+  losses (checked against this PyTorch path: loss and gradients within 1e-4), in both reference modes; the
+  reference log-probabilities come from `--ref-model`, the base with adapters disabled (LoRA) or a frozen copy of
+  the start model. The ignored knobs warn as for SFT ([MLX.md](MLX.md)).
 """,
     "orpo": """### ORPO notes
 
@@ -83,7 +91,11 @@ NOTES = {
   vLLM integration (`use_vllm=True`, `vllm_mode` colocate or server); `auto` picks vllm only when it is
   installed and a CUDA GPU is visible. An explicit engine that cannot run is an error, never a silent
   fallback. Which path ran where: the torch path is tested end to end on CPU; for vllm the tests check what
-  halo-forge hands to TRL (vLLM cannot be installed on the CPU test machines); mlx has no GRPO path yet.
+  halo-forge hands to TRL (vLLM cannot be installed on the CPU test machines).
+- **MLX** (`--accelerator mlx`): our own scoring loop — groups sampled with mlx-lm (seeded per step), the same
+  verifiers, group-relative advantages (a group of equal rewards gets 0, never NaN), TRL's clipped objective
+  and k3 KL (checked against TRL 1.16), one update per sampling. `--rollout-engine` must be auto or mlx there;
+  `--vllm-mode` is ignored with a warning.
 - **Effectiveness** is the held-out task accuracy: the fraction of held-out prompts whose greedy completion
   passes every verifier, measured before and after training. When every sampled group got the same reward
   at every logged step (TRL's `frac_reward_zero_std` = 1), the verdict says there was no learning signal and
@@ -93,10 +105,14 @@ NOTES = {
     "raft": """### RAFT notes
 
 - **A cycle** loads the current policy (the previous cycle's model), samples `--samples-per-prompt`
-  completions per prompt with the rollout engine (`torch`: batched HF generate on the live model; `mlx`
-  reloads saved weights), verifies them, keeps the best — reward ≥ `--reward-threshold`, duplicates
+  completions per prompt with the rollout engine (`torch`: batched HF generate on the live model; `mlx`:
+  mlx-lm on an in-memory copy of the current policy), verifies them, keeps the best — reward ≥ `--reward-threshold`, duplicates
   dropped, at most `--keep-percent` of the generated samples, best first — and fine-tunes on them with TRL's
   SFTTrainer (`--max-steps`/`--epochs` per cycle). Fewer than `--min-samples` kept: the cycle trains nothing.
+- **MLX.** `--accelerator mlx` runs the cycles on MLX (mlx-lm sampling, the MLX fine-tune; a LoRA adapter is
+  fused each cycle); `--accelerator mlx --rollout-only` samples with MLX and fine-tunes with PyTorch (TRL's
+  SFTTrainer, every PyTorch knob honoured), the MLX engine copying the current policy each cycle.
+  `--rollout-only` without `--accelerator mlx` is refused.
 - **Resume.** Every finished cycle (its model, record and rollouts) is kept beside the output in
   `.<output name>.state/<config and data digest>/` (removed once the run is published). `--resume` continues
   from the last finished cycle; a cycle interrupted after sampling reuses its cached rollouts, and every

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from halo_forge.dispatch import Dispatch
 
-DISPATCH = Dispatch("dpo", torch="halo_forge.dpo.torch_trainer:TorchDPOTrainer")
+DISPATCH = Dispatch("dpo", torch="halo_forge.dpo.torch_trainer:TorchDPOTrainer",
+                    mlx="halo_forge.dpo.mlx_trainer:MLXDPOTrainer")
 
 
 def get_dpo_trainer(config, data=None):

@@ -12,13 +12,14 @@ With Δ = (log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l)
   ipo       (Δ_w/|y_w| − Δ_l/|y_l| − 1/(2β))², TRL's per-token-normalised IPO
   hinge     relu(1 − β·Δ)
   kto_pair  mean of [1 − σ(β·(r_w − KL_l)), 1 − σ(β·(KL_w − r_l))], KL_· = mean(log-ratios of that half) ≥ 0
+  rpo       sigmoid (cDPO too) + α · mean NLL of the chosen completion tokens (TRL's ["sigmoid", "sft"], [1, α])
 Reference-model mode takes the reference log-probabilities from a frozen model (or the LoRA base with its
 adapters disabled); reference-free mode from the step-0 policy, computed once — as the PyTorch path does.
 """
 
 from __future__ import annotations
 
-LOSS_TYPES = ("sigmoid", "ipo", "hinge", "kto_pair")
+LOSS_TYPES = ("sigmoid", "ipo", "hinge", "kto_pair", "rpo")
 
 
 def sequence_logps(model, tokens, mask):
@@ -45,7 +46,7 @@ def pair_losses(chosen_lr, rejected_lr, *, beta: float, loss_type: str, chosen_l
     import mlx.nn as nn
 
     delta = chosen_lr - rejected_lr
-    if loss_type == "sigmoid":
+    if loss_type in ("sigmoid", "rpo"):  # rpo's NLL term is added by dpo_loss
         return -(1 - label_smoothing) * nn.log_sigmoid(beta * delta) - label_smoothing * nn.log_sigmoid(-beta * delta)
     if loss_type == "hinge":
         return nn.relu(1 - beta * delta)
@@ -61,10 +62,15 @@ def pair_losses(chosen_lr, rejected_lr, *, beta: float, loss_type: str, chosen_l
 
 
 def dpo_loss(model, tokens, mask, ref_chosen, ref_rejected, *, beta: float, loss_type: str = "sigmoid",
-             label_smoothing: float = 0.0):
+             label_smoothing: float = 0.0, rpo_alpha: float = 1.0):
     """(mean loss, metrics) for a [chosen; rejected] batch; the policy forward runs here, inside whatever
     `nn.value_and_grad` calls this. Metrics: TRL's rewards/chosen, rewards/rejected, rewards/accuracies, margins."""
-    logps = sequence_logps(model, tokens, mask)
+    import mlx.core as mx
+
+    from halo_forge.mlx.steps import token_logps
+
+    per_token = token_logps(model, tokens) * mask[:, 1:]
+    logps = per_token.sum(axis=-1)
     half = logps.shape[0] // 2
     lengths = mask.sum(axis=-1)
     chosen_lr, rejected_lr = logps[:half] - ref_chosen, logps[half:] - ref_rejected
@@ -74,4 +80,7 @@ def dpo_loss(model, tokens, mask, ref_chosen, ref_rejected, *, beta: float, loss
     metrics = {"rewards/chosen": chosen_r.mean(), "rewards/rejected": rejected_r.mean(),
                "rewards/accuracies": (chosen_r > rejected_r).astype(chosen_r.dtype).mean(),
                "rewards/margins": (chosen_r - rejected_r).mean()}
-    return losses.mean(), metrics
+    loss = losses.mean()
+    if loss_type == "rpo":  # TRL's "sft" term: the mean NLL over every chosen completion token of the batch
+        loss = loss - rpo_alpha * per_token[:half].sum() / mx.maximum(mask[:half, 1:].sum(), 1.0)
+    return loss, metrics

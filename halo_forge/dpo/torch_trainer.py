@@ -36,15 +36,7 @@ class TorchDPOTrainer(training.TorchTrainer):
 
     @classmethod
     def check(cls, config, caps) -> list[Problem]:
-        problems = super().check(config, caps)
-        if config.ref_model:
-            from halo_forge.errors import ModelError
-
-            try:
-                resolve_model(config.ref_model)
-            except ModelError as exc:
-                problems.append(Problem("ref_model", config.ref_model, exc.message))
-        return problems
+        return super().check(config, caps) + ref_model_problems(config)
 
     @classmethod
     def plan_for(cls, config, caps) -> dict:
@@ -99,3 +91,16 @@ class TorchDPOTrainer(training.TorchTrainer):
                 "reference": ("precomputed step-0 policy" if cfg.reference_free else cfg.ref_model
                               or ("base with adapters disabled" if not cfg.no_lora else "frozen copy of the start model")),
                 **training.metric_histories(fit.log_history, DPO_METRICS)}
+
+
+def ref_model_problems(config) -> list[Problem]:
+    """A --ref-model that names no loadable model (pure: resolved, not loaded)."""
+    from halo_forge.errors import ModelError
+
+    if not config.ref_model:
+        return []
+    try:
+        resolve_model(config.ref_model)
+    except ModelError as exc:
+        return [Problem("ref_model", config.ref_model, exc.message)]
+    return []

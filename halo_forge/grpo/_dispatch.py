@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from halo_forge.dispatch import Dispatch
 
-DISPATCH = Dispatch("grpo", torch="halo_forge.grpo.torch_trainer:TorchGRPOTrainer")
+DISPATCH = Dispatch("grpo", torch="halo_forge.grpo.torch_trainer:TorchGRPOTrainer",
+                    mlx="halo_forge.grpo.mlx_trainer:MLXGRPOTrainer")
 
 
 def get_grpo_trainer(config, data=None):

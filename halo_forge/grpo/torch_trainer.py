@@ -70,15 +70,20 @@ class TorchGRPOTrainer(rl.RolloutTrainer):
             return training.build_summary(
                 run, data=data, model_ref=model_ref, fit=fit, evaluations=compare(before, after),
                 explanations=no_signal(histories["frac_reward_zero_std_history"]),
-                extra={"evaluation_metric": "held-out verifier pass rate (greedy)", "verifiers": list(cfg.verifiers),
-                       "verifier_weights": [w for _, _, w in self.verifiers], "num_generations": cfg.num_generations,
-                       "beta": cfg.effective_beta, "epsilon": cfg.epsilon, "temperature": cfg.temperature,
-                       "loss_type": cfg.loss_type, "scale_rewards": not cfg.no_scale_rewards,
+                extra={**grpo_knobs(cfg, self.verifiers), "rollout_engine": self.plan["engine"],
                        "reference_model": None if cfg.effective_beta == 0 else "frozen copy of the start model",
-                       "rollout_engine": self.plan["engine"], "max_completion_length": cfg.max_completion_length,
                        "trl_generation": trl_generation_args(self.plan["engine"], vllm_mode=cfg.vllm_mode,
                                                              server=cfg.vllm_server()),
                        **histories})
+
+
+def grpo_knobs(cfg, verifiers) -> dict:
+    """GRPO's knobs as the summary's `extra` reports them, whatever the backend."""
+    return {"evaluation_metric": "held-out verifier pass rate (greedy)", "verifiers": list(cfg.verifiers),
+            "verifier_weights": [w for _, _, w in verifiers], "num_generations": cfg.num_generations,
+            "beta": cfg.effective_beta, "epsilon": cfg.epsilon, "temperature": cfg.temperature,
+            "loss_type": cfg.loss_type, "scale_rewards": not cfg.no_scale_rewards,
+            "max_completion_length": cfg.max_completion_length}
 
 
 def no_signal(zero_std_history: list[dict]) -> list[str]:

@@ -17,8 +17,8 @@ from halo_forge.paths import home
 PACKAGE = Path(__file__).resolve().parents[1]
 # Files beside a model that are records of the run, not the model: excluded from model digests.
 NOT_MODEL = frozenset({"training_summary.json", "training_args.bin", "README.md", "halo_forge_run.json"})
-# Modules every trainer's result depends on, besides its own folder.
-SHARED_CODE = ("config.py", "backend.py", "training", "evaluation.py", "summary.py", "data", "models")
+# Modules every trainer's result depends on, besides its own folder (mlx: the MLX trainers' shared pieces).
+SHARED_CODE = ("config.py", "backend.py", "training", "evaluation.py", "summary.py", "data", "models", "mlx")
 # what the RL trainers (GRPO, RAFT) share besides (the verifiers enter the key through their own identity)
 RL_CODE = ("rl.py", "rollout")
 # what each RL trainer shares beyond SHARED_CODE (the VLM and audio trainers reuse RAFT's cycles)

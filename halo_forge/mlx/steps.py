@@ -27,7 +27,7 @@ def lr_schedule(lr: float, total_steps: int, schedule: str = "cosine", warmup_st
 
     if schedule not in SCHEDULES:
         raise ValueError(f"learning-rate schedule {schedule!r} is not available on MLX; use one of {', '.join(SCHEDULES)}")
-    warmup = max(0, min(int(warmup_steps), int(total_steps)))
+    warmup = max(0, int(warmup_steps))  # may exceed the run (transformers' formulas: lr stays in the ramp)
     rest = max(1, int(total_steps) - warmup)
     constant = lambda _step: mx.array(lr, dtype=mx.float32)  # noqa: E731
     if schedule == "cosine":

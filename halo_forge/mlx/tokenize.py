@@ -54,7 +54,7 @@ def sft_example(row: dict, tokenizer, *, completion_only: bool = True, max_lengt
     elif "messages" in row:
         ids, out = _ids(tok, row["messages"], return_assistant_tokens_mask=True)
         mask = list(out["assistant_masks"])
-        if 1 not in mask:
+        if completion_only and 1 not in mask:
             raise ValueError("this chat template marks no assistant tokens ({% generation %} missing): give SFT "
                              "prompt/completion rows (the chat's last assistant turn as the completion)")
     else:
@@ -128,3 +128,19 @@ def sequence_batch(prompts: list[list[int]], completions: list[list[int]], pad_i
     """(tokens (B, L), completion mask (B, L)) for prompt+completion rows (GRPO groups, RAFT samples)."""
     return pad_rows([p + c for p, c in zip(prompts, completions)],
                     [[0] * len(p) + [1] * len(c) for p, c in zip(prompts, completions)], pad_id)
+
+
+class Lazy:
+    """`fn(rows[i])`, computed on first use and kept: a run that trains a few steps on a large dataset tokenises
+    only the rows it uses (TRL tokenises every row up front)."""
+
+    def __init__(self, fn, rows: list) -> None:
+        self.fn, self.rows, self.done = fn, rows, {}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int):
+        if i not in self.done:
+            self.done[i] = self.fn(self.rows[i])
+        return self.done[i]

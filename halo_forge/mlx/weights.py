@@ -23,7 +23,7 @@ HF_SIDE_FILES = ("config.json", "generation_config.json")
 
 def load(model_ref: str):
     """(MLX model, mlx-lm TokenizerWrapper) for a hub id, HF folder, tiny model or PEFT adapter folder
-    (an adapter is applied to its base and fused, as the PyTorch path merges it)."""
+    (an adapter is applied to its base and fused, as the PyTorch path merges it; its base may itself be one)."""
     require_mlx()
     import mlx_lm
 
@@ -31,13 +31,12 @@ def load(model_ref: str):
 
     ref = resolve_model(model_ref)
     base = adapter_base(ref)
-    folder = ref if base is None else resolve_model(base)
-    model, tokenizer = mlx_lm.load(folder, model_config=config_overrides(_read_config(folder)))
     if base is None:
-        return model, tokenizer
+        return mlx_lm.load(ref, model_config=config_overrides(_read_config(ref)))
     from halo_forge.mlx.lora import fuse
     from halo_forge.mlx.peft_convert import apply_peft_adapter
 
+    model, tokenizer = load(base)
     apply_peft_adapter(model, ref)
     return fuse(model), tokenizer
 

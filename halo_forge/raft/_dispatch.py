@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from halo_forge.dispatch import Dispatch
 
-DISPATCH = Dispatch("raft", torch="halo_forge.raft.torch_trainer:TorchRAFTTrainer")
+DISPATCH = Dispatch("raft", torch="halo_forge.raft.torch_trainer:TorchRAFTTrainer",
+                    mlx="halo_forge.raft.mlx_trainer:MLXRAFTTrainer")
 
 
 def get_raft_trainer(config, data=None):

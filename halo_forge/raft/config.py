@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from halo_forge.config import GenerationEvalFields, LoraFields, ScheduleFields, SequenceFields, TrainConfig
+from halo_forge.config import GenerationEvalFields, LoraFields, Problem, ScheduleFields, SequenceFields, TrainConfig
 from halo_forge.rl import RAFTFields, RolloutFields
 
 
@@ -27,3 +27,11 @@ class RAFTConfig(GenerationEvalFields, RAFTFields, RolloutFields, LoraFields, Se
     resume: bool = Field(False, description="Continue from the last finished cycle of an interrupted run (rollouts are cached per cycle).")
     learning_rate: float = Field(1e-4, gt=0, description="Peak learning rate of each cycle's fine-tuning.")
     eval_max_new_tokens: int = Field(32, gt=0, description="Tokens generated per held-out prompt when measuring the pass rate.")
+    rollout_only: bool = Field(False, description="With --accelerator mlx: sample with MLX, fine-tune with PyTorch (TRL's SFTTrainer); the MLX engine loads the current policy each cycle.")
+
+    def _check(self) -> list[Problem]:  # keep_percent is checked by RAFTFields
+        if self.rollout_only and self.accelerator != "mlx":
+            return [Problem("rollout_only", True, "only MLX runs split rollouts from the update: add --accelerator mlx "
+                                                  "(MLX samples, PyTorch fine-tunes), or use --rollout-engine to choose "
+                                                  "the sampler of a PyTorch run")]
+        return []

@@ -5,8 +5,9 @@
     engine.update_weights(model)                                               # after each update
 
 `torch` (batched HF generate) runs everywhere; `vllm` (optional extra, GPU only) and `mlx` (optional
-extra, Apple silicon) fail with a clear HaloForgeError when their package or hardware is missing.
-GRPO hands sampling to TRL: `trl_generation_args(engine)` is what halo-forge passes for each engine.
+extra: Apple silicon, or Linux CPU with mlx[cpu]) fail with a clear HaloForgeError when their package or
+hardware is missing. PyTorch GRPO hands sampling to TRL: `trl_generation_args(engine)` is what halo-forge passes
+for each engine (MLX GRPO samples with mlx-lm itself).
 """
 
 from __future__ import annotations

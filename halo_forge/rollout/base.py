@@ -90,11 +90,12 @@ def get_engine(requested: str, model, tokenizer, **kwargs) -> RolloutEngine:
 def trl_generation_args(engine: str, *, vllm_mode: str = "colocate", server: dict | None = None) -> dict:
     """GRPOConfig fields for the resolved engine: torch → TRL's own HF generate; vllm → TRL's vLLM
     integration, colocate or server (then with `server`: where the running `trl vllm-serve` answers and how
-    long to wait for it); mlx has no TRL path (GRPO on MLX comes with the MLX trainers)."""
+    long to wait for it); mlx has no TRL path (GRPO samples with mlx-lm under --accelerator mlx)."""
     if engine == "torch":
         return {"use_vllm": False}
     if engine == "vllm":
         reach = dict(server or {}) if vllm_mode == "server" else {}
         return {"use_vllm": True, "vllm_mode": vllm_mode, **reach}
-    raise BackendError("GRPO with --rollout-engine mlx is not available in this release (TRL samples on torch or vLLM)",
-                       hint="use --rollout-engine torch or vllm; RAFT can sample with mlx")
+    raise BackendError("PyTorch GRPO cannot sample with --rollout-engine mlx (TRL samples on torch or vLLM)",
+                       hint="add --accelerator mlx (the MLX GRPO trainer samples with mlx-lm), or use --rollout-engine "
+                            "torch or vllm")

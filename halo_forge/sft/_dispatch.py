@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from halo_forge.dispatch import Dispatch
 
-DISPATCH = Dispatch("sft", torch="halo_forge.sft.torch_trainer:TorchSFTTrainer")
+DISPATCH = Dispatch("sft", torch="halo_forge.sft.torch_trainer:TorchSFTTrainer",
+                    mlx="halo_forge.sft.mlx_trainer:MLXSFTTrainer")
 
 
 def get_sft_trainer(config, data=None):
