@@ -27,7 +27,8 @@ VLM_SFT = ["vlm", "train", "--dataset", "shapes", "--method", "sft", "--no-lora"
            "--eval-max-new-tokens", "3", "--seed", "0"]
 VLM_RL = ["vlm", "train", "--dataset", "shapes", "--no-lora", "--max-completion-length", "3",
           "--eval-max-new-tokens", "3", "--seed", "0"]
-ASR = ["audio", "train", "--task", "asr", "--lr-scheduler", "constant", "--eval-max-new-tokens", "12", "--seed", "0"]
+ASR = ["audio", "train", "--task", "asr", "--eval-max-new-tokens", "12", "--seed", "0"]
+CONSTANT = ["--lr-scheduler", "constant"]
 
 # demo -> [(stage, command, model from an earlier stage or None)]
 DEMOS = {
@@ -37,17 +38,17 @@ DEMOS = {
                       "1e-3", "--lr-scheduler", "constant"], "sft"),
             ("grpo", [*VLM_RL, "--method", "grpo", "--num-generations", "8", "--batch-size", "32", "--max-steps", "60",
                       "--learning-rate", "1e-4", "--lr-scheduler", "cosine", "--temperature", "1.0"], "sft")],
-    "asr": [("sft", [*ASR, "--dataset", "spoken_digits", "--max-steps", "300", "--batch-size", "32", "--learning-rate",
-                     "2e-3"], None)],
-    "asr-rl": [("sft", [*ASR, "--dataset", "digit_sequences", "--max-steps", "200", "--batch-size", "32",
+    "asr": [("sft", [*ASR, *CONSTANT, "--dataset", "spoken_digits", "--max-steps", "300", "--batch-size", "32",
+                     "--learning-rate", "2e-3"], None)],
+    "asr-rl": [("sft", [*ASR, *CONSTANT, "--dataset", "digit_sequences", "--max-steps", "200", "--batch-size", "32",
                         "--learning-rate", "2e-3"], None),
-               ("raft", [*ASR, "--dataset", "digit_sequences", "--method", "raft", "--cycles", "2",
+               ("raft", [*ASR, *CONSTANT, "--dataset", "digit_sequences", "--method", "raft", "--cycles", "2",
                          "--samples-per-prompt", "4", "--keep-percent", "0.5",
                          "--max-completion-length", "12", "--max-steps", "40", "--batch-size", "32",
                          "--learning-rate", "1e-3"], "sft"),
                ("grpo", [*ASR, "--dataset", "digit_sequences", "--method", "grpo", "--num-generations", "8",
                          "--batch-size", "32", "--max-completion-length", "12", "--max-steps", "60",
-                         "--learning-rate", "5e-4"], "sft")],
+                         "--learning-rate", "1e-4", "--lr-scheduler", "cosine"], "sft")],
     "cls": [("sft", ["audio", "train", "--task", "classification", "--model", "halo-forge/tiny-audio-cls", "--dataset",
                      "spoken_digits", "--max-steps", "400", "--batch-size", "32", "--learning-rate", "1e-3",
                      "--lr-scheduler", "constant", "--seed", "0"], None)],
