@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
-os.environ.setdefault("HALO_FORGE_HOME", tempfile.mkdtemp(prefix="halo-forge-test-home-"))
-# Tests never write into the repository's own workspace (or the user's): one scratch workspace per session.
-os.environ.setdefault("HALO_FORGE_WORKSPACE", tempfile.mkdtemp(prefix="halo-forge-test-ws-"))
+# One halo-forge home (its own Prefect server, MLflow store, run index) and one scratch workspace per test
+# process; tests never write into the repository's workspace (or the user's). Under pytest-xdist every
+# worker makes its own (the controller's would be inherited), so a test that stops its server or fills its
+# index never touches another worker's. The folders made here (not ones the caller named) are removed
+# when the process ends: about 25 MB a run otherwise left in the temp folder.
+MADE: list[str] = []
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+for _key, _prefix in (("HALO_FORGE_HOME", "halo-forge-test-home-"), ("HALO_FORGE_WORKSPACE", "halo-forge-test-ws-")):
+    if _WORKER or not os.environ.get(_key):
+        os.environ[_key] = tempfile.mkdtemp(prefix=f"{_prefix}{_WORKER + '-' if _WORKER else ''}")
+        MADE.append(os.environ[_key])
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # One torch thread: on a shared 2-core machine two threads contend and run the tiny models 10x slower.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -54,3 +63,21 @@ def rows_file(tmp_path):
     path = tmp_path / "rows.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
+
+
+def pytest_unconfigure(config):
+    """After the session's fixtures (the Prefect server among them) are torn down: remove the scratch folders."""
+    for folder in MADE:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# The longest test files (measured: `--durations`), started first, so that under pytest-xdist's
+# `--dist loadfile --no-loadscope-reorder` (scripts/test.sh) no worker begins a long file when the others
+# are nearly done.
+LONGEST_FIRST = ("test_quickstart.py", "test_resume.py", "test_platform.py", "test_replay_all.py",
+                 "test_scale.py", "test_workers.py", "test_orchestrator_loss.py", "test_dashboard_browser.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
