@@ -17,14 +17,14 @@ from typing import Any, ClassVar
 
 from halo_forge.backend import Capabilities
 from halo_forge.config import Problem
-from halo_forge.training.trainer import USED_BY_THE_RUN
+from halo_forge.training.trainer import USED_BY_THE_RUN, RunState
 
 MLX_ADAPTER_DIR = "mlx_adapter"  # mlx-lm's adapter format, beside the PEFT adapter at the output's root
 # the --optim MLX runs (AdamW with PyTorch's adamw_torch semantics); any other value is warned and ignored
 MLX_OPTIM = {"optim": ("adamw_torch", "--optim other than adamw_torch (MLX runs AdamW as adamw_torch)")}
 
 
-class MLXTrainer:
+class MLXTrainer(RunState):
     """The state an MLX trainer holds for its one run; its `train()` is the recipe."""
 
     modality: ClassVar[str] = "base"
@@ -33,21 +33,8 @@ class MLXTrainer:
     ignored: ClassVar[dict[str, tuple[Any, str]]] = MLX_OPTIM
 
     def __init__(self, config, backend: str = "mlx", data=None) -> None:
-        from halo_forge.backend import capabilities
-        from halo_forge.outputs import OutputFolder
-        from halo_forge.training.summarise import new_run_id
-
-        self.config = config
-        self.data = data  # pre-materialised rows (the flow and replays pass them); else loaded in train()
-        self.caps = capabilities(backend)
-        self.run_id = new_run_id(self.modality)
-        self.output = OutputFolder(Path(config.output), self.run_id, overwrite=config.overwrite)
-        self.quiet = False
-        self.callbacks: list = []  # transformers TrainerCallbacks: the MLX loop calls them as Trainer would
-        self.inputs_extra: dict = {}
-        self.cpu_threads = None  # MLX manages its own threads
         self.warnings = self.warn_ignored(config)
-        self.plan = self.plan_for(config, self.caps)
+        super().__init__(config, backend, data)
 
     @classmethod
     def warn_ignored(cls, config) -> list[str]:

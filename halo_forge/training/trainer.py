@@ -1,4 +1,4 @@
-"""The `Trainer` protocol the flow depends on, and the state every PyTorch trainer holds.
+"""The `Trainer` protocol the flow depends on, the state every trainer holds (`RunState`) and its PyTorch form.
 
 A trainer is checked before anything starts (`check`: pure, nothing loaded), built once per run,
 and `train()`ed once. `plan` is everything it will hand to the libraries, derived from the config
@@ -44,18 +44,18 @@ class Trainer(Protocol):
     def train(self) -> TrainingSummary: ...
 
 
-class TorchTrainer:
-    """The state a PyTorch trainer holds for its one run; its `train()` is the recipe."""
+class RunState:
+    """What every trainer holds for its one run, whatever the backend (`TorchTrainer`, `mlx.trainer.MLXTrainer`):
+    the config, the backend's capabilities, the run id, the output folder it stages into and its `plan`."""
 
     modality: ClassVar[str] = "base"
     used_elsewhere: ClassVar[dict[str, str]] = USED_BY_THE_RUN
-    # train() is safe under `accelerate launch` (rank 0 alone writes: the shared helpers see to it)
-    multi_process: ClassVar[bool] = True
+    # whether train() is safe under `accelerate launch` (rank 0 alone writes); else --num-processes is refused
+    multi_process: ClassVar[bool] = False
 
     def __init__(self, config, backend: str, data=None) -> None:
         from halo_forge.backend import capabilities
         from halo_forge.outputs import OutputFolder
-        from halo_forge.training.args import set_cpu_threads
         from halo_forge.training.summarise import new_run_id
 
         self.config = config
@@ -64,10 +64,31 @@ class TorchTrainer:
         self.run_id = new_run_id(self.modality)
         self.output = OutputFolder(Path(config.output), self.run_id, overwrite=config.overwrite)
         self.quiet = False
-        self.callbacks: list = []
+        self.callbacks: list = []  # transformers TrainerCallbacks (an MLX loop calls them as Trainer would)
         self.inputs_extra: dict = {}
-        self.cpu_threads = set_cpu_threads(self.caps.backend)
+        self.cpu_threads = self.claim_cpu_threads()
         self.plan = self.plan_for(config, self.caps)
+
+    def claim_cpu_threads(self) -> int | None:
+        """The CPU threads this run uses, set before anything loads (None: the backend manages its own)."""
+        return None
+
+    @classmethod
+    def plan_for(cls, config, caps: Capabilities) -> dict[str, Any]:
+        """What `train()` hands to the libraries, by section."""
+        raise NotImplementedError
+
+
+class TorchTrainer(RunState):
+    """The state a PyTorch trainer holds for its one run; its `train()` is the recipe."""
+
+    # train() is safe under `accelerate launch` (rank 0 alone writes: the shared helpers see to it)
+    multi_process: ClassVar[bool] = True
+
+    def claim_cpu_threads(self) -> int | None:
+        from halo_forge.training.args import set_cpu_threads
+
+        return set_cpu_threads(self.caps.backend)
 
     @classmethod
     def check(cls, config, caps: Capabilities) -> list[Problem]:
