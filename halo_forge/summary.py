@@ -17,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 SCHEMA_VERSION = 1
 SUMMARY_FILE = "training_summary.json"
 Verdict = Literal["passed", "warned", "failed"]
+# Below this many held-out rows a figure cannot carry a verdict: one row moves an accuracy by more than
+# 5 points (1/19), more than the gains runs are judged on (the 2-point tolerance, a few points of
+# improvement), so a "pass" could be one lucky row. 20 rows is the least that keeps a row under 5 %.
+MIN_HELDOUT_N = 20
 
 
 class Evaluation(BaseModel):
@@ -142,7 +146,8 @@ def write_json_atomic(path: Path, data: Any) -> Path:
 
 def judge(evaluations: list[Evaluation], *, steps: int, weights_updated: bool) -> Effectiveness:
     """The verdict: failed without steps, moved weights or on a held-out regression; warned when the
-    primary figure did not improve or a secondary one regressed; passed otherwise.
+    primary figure did not improve, was measured on fewer than MIN_HELDOUT_N rows, or a secondary one
+    regressed; passed otherwise.
 
     The first evaluation is the primary one.
     """
@@ -178,6 +183,11 @@ def judge(evaluations: list[Evaluation], *, steps: int, weights_updated: bool) -
             reasons.append(f"no improvement on held-out {text}")
         elif i == 0:
             reasons.append(f"improved held-out {text}")
+    if primary is not None and primary.improvement is not None and 0 < primary.n < MIN_HELDOUT_N:
+        worse("warned")
+        reasons.append(f"held-out {primary.metric} was measured on only n={primary.n} rows (fewer than "
+                       f"{MIN_HELDOUT_N}): each row is {100 / primary.n:.0f} % of the figure, too few to judge; hold "
+                       f"out more rows (a higher --eval-split, --max-eval-samples {MIN_HELDOUT_N} or more, or more data)")
     return Effectiveness(verdict=verdict, reasons=reasons, evaluation=primary, evaluations=evaluations)
 
 

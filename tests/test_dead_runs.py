@@ -104,7 +104,7 @@ def test_kill_9_mid_run_then_the_same_command_goes_ahead(tmp_path, monkeypatch, 
 
     client = mlflow.MlflowClient(f"sqlite:///{ws / '.halo-forge/mlflow.db'}")
     exp = client.get_experiment_by_name("halo-forge")
-    runs = {r.info.run_name: r.info.status for r in client.search_runs([exp.experiment_id])}
+    runs = {r.data.tags.get("run_id"): r.info.status for r in client.search_runs([exp.experiment_id])}
     assert runs[run_id] == "FAILED"
 
 

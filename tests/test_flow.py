@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,7 +102,48 @@ def test_recipe_chains_stages_and_caches_each(workspace, capsys):
     assert second.inputs.model_digest == first.outputs.model_digest
     capsys.readouterr()
     assert main(["recipe", "run", str(recipe)]) == 0
-    assert capsys.readouterr().out.count("cache hit") == 2
+    out = capsys.readouterr().out
+    assert out.count("cache hit") == 2
+
+    # Prefect shows both: the run's flow run renamed after it, and the hit as a Cached flow run (a recipe whose
+    # stages are all recorded is answered from the records, without the flow engine)
+    hit_link = re.findall(r"Prefect: +\S+/runs/flow-run/([0-9a-f-]{36})", out)[0]
+    flow_run = _prefect(f"flow_runs/{hit_link}")
+    assert flow_run["name"] == f"{first.run_id} · two/first (cache hit)" and flow_run["state_name"] == "Cached"
+    assert "stage:two/first" in flow_run["tags"] and "cache-hit" in flow_run["tags"]
+    (task_run,) = _prefect("task_runs/filter", {"flow_runs": {"id": {"any_": [hit_link]}}})
+    key = first.inputs.cache_key.split(":")[-1]
+    assert task_run["cache_key"] == key and task_run["name"] == f"train (cached) · key {key[:12]}"
+    trained = _prefect(f"flow_runs/{first.inputs.model_extra['prefect_flow_run_id']}")
+    assert trained["name"] == f"{first.run_id} · two/first" and f"run:{first.run_id}" in trained["tags"]
+    # the trained run's task shows the same key (Prefect 3 leaves its cache_key empty)
+    trained_tasks = _prefect("task_runs/filter", {"flow_runs": {"id": {"any_": [trained["id"]]}}})
+    assert [t["name"] for t in trained_tasks] == [f"train · key {key[:12]}"], trained_tasks
+
+
+def _prefect(path: str, body: dict | None = None):
+    """GET (or POST `body` to) the session's Prefect API."""
+    import urllib.request
+
+    req = urllib.request.Request(f"{os.environ['PREFECT_API_URL']}/{path}", method="POST" if body is not None else "GET",
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def test_strict_exits_3_on_a_failed_verdict(workspace):
+    from halo_forge.cli.report import exit_code
+    from halo_forge.summary import Effectiveness
+
+    ws, data = workspace
+    out = ws.parent / "frozen"
+    frozen = ("--learning-rate", "1e-30")  # Adam moves no fp32 weight by 1e-30: "no trainable weight changed"
+    assert _train(data, out, *frozen) == 0  # a failed verdict is a finished run: exit 0 without --strict
+    assert TrainingSummary.read(out).effectiveness.verdict == "failed"
+    assert _train(data, out, *frozen, "--strict") == 3  # (a cache hit: the recorded verdict decides)
+    warned = TrainingSummary.read(out).model_copy(update={"effectiveness": Effectiveness(verdict="warned")})
+    assert exit_code([warned], strict=True) == 0  # only a failed verdict fails the gate
 
 
 @pytest.mark.parametrize("body, expect", [

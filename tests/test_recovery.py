@@ -76,6 +76,7 @@ def test_a_truncated_mlflow_store_is_named_and_rebuilt(ws, capsys):
     assert list(store.parent.glob("mlflow.db.damaged-*"))
     client = mlflow.MlflowClient(f"sqlite:///{store}")
     runs = client.search_runs([client.get_experiment_by_name("halo-forge").experiment_id])
-    (run,) = [r for r in runs if r.info.run_name == summary.run_id]
-    assert run.info.status == "FINISHED" and run.data.metrics["final_train_loss"] == summary.final_train_loss
+    (run,) = [r for r in runs if r.data.tags.get("run_id") == summary.run_id]
+    assert run.info.status == "FINISHED" and run.data.tags["steps"] == str(summary.total_train_steps_executed)
+    assert run.data.tags["verdict"] == summary.effectiveness.verdict
     assert run.data.params  # the config, from the manifest

@@ -43,6 +43,22 @@ def test_search_table_and_facets(ws, capsys):
     assert "modality: sft 2 · dpo 1" in out and "verdict:" in out and "model:" in out
 
 
+def test_search_prints_full_values_on_80_columns(ws, capsys, monkeypatch):
+    """A long model path used to squeeze the table into `modali…` and `2026-03-…`: every value stays whole."""
+    monkeypatch.setenv("COLUMNS", "80")
+    RunIndex(ws).add(make("grpo-1796021775474", modality="grpo", day=4, loss=0.123456,
+                          model="/home/someone/projects/halo/outputs/quickstart/dpo-after-sft"))
+    rc, out, err = run(capsys, "runs", "search")
+    assert rc == 0, err
+    assert "…" not in out and max(map(len, out.splitlines())) <= 80, out
+    for whole in ("grpo-1796021775474", "/home/someone/projects/halo/outputs/quickstart/dpo-after-sft", "2026-03-04",
+                  "grpo", "passed", "0.1235", "0.2→0.6", "sft-1", "2026-03-01"):
+        assert whole in out, (whole, out)
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal keeps the table
+    rc, out, _ = run(capsys, "runs", "search")
+    assert "run / model" in out and "modality" in out.splitlines()[0]
+
+
 def test_search_filters_and_json(ws, capsys):
     rc, out, err = run(capsys, "runs", "search", "--modality", "sft", "--where", "final_train_loss<0.5",
                        "--where", "extra.steps_per_second>1", "--json")

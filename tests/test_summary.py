@@ -9,7 +9,7 @@ def test_schema_file_matches_model():
 
 
 def test_improvement_passes():
-    eff = judge([Evaluation.of("heldout_accuracy", 0.1, 0.6, n=10)], steps=5, weights_updated=True)
+    eff = judge([Evaluation.of("heldout_accuracy", 0.1, 0.6, n=20)], steps=5, weights_updated=True)
     assert eff.verdict == "passed"
     assert eff.evaluation.delta == 0.5
 
@@ -45,3 +45,16 @@ def test_atomic_write_roundtrip(tmp_path):
     path = s.write(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["training_summary.json"]
     assert TrainingSummary.read(path).run_id == "sft-1"
+
+
+def test_small_heldout_set_warns_with_the_fix():
+    """A GRPO run that held out 1 prompt of 16 reported n=1: a figure on so few rows cannot pass."""
+    eff = judge([Evaluation.of("heldout_accuracy", 0.0, 1.0, n=1)], steps=5, weights_updated=True)
+    assert eff.verdict == "warned"
+    assert eff.reasons[-1] == ("held-out heldout_accuracy was measured on only n=1 rows (fewer than 20): each row is "
+                               "100 % of the figure, too few to judge; hold out more rows (a higher --eval-split, "
+                               "--max-eval-samples 20 or more, or more data)")
+    assert judge([Evaluation.of("heldout_accuracy", 0.1, 0.6, n=19)], steps=5, weights_updated=True).verdict == "warned"
+    # at most warned: a regression on a small set still fails; n=0 (not recorded) is not judged small
+    assert judge([Evaluation.of("heldout_accuracy", 0.6, 0.1, n=5)], steps=5, weights_updated=True).verdict == "failed"
+    assert judge([Evaluation.of("heldout_accuracy", 0.1, 0.6)], steps=5, weights_updated=True).verdict == "passed"

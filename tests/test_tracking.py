@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -122,32 +123,34 @@ def test_run_logged_and_findable(ws, client, tmp_path, no_env_uri, monkeypatch):
     assert failures == []
     assert tracker.finish_parent("completed") == []
     monkeypatch.setattr(MlflowClient, "log_batch", real_log_batch)
-    assert sum(metric_batches) == 900 + 9  # 3 numeric values x 300 steps, then the summary's 9 figures
+    assert sum(metric_batches) == 900 + 4  # 3 numeric values x 300 steps, then 2 held-out figures x (before, after)
     assert len(metric_batches) <= 25, metric_batches  # batched, not one call per point
 
     run = _one_run(client, "sft-a")
-    assert run.info.run_name == "sft-a" and run.info.status == "FINISHED"
+    assert re.fullmatch(r"sft · tiny · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", run.info.run_name), run.info.run_name
+    assert run.info.status == "FINISHED"
     p = run.data.params
     assert p["model"] == "halo-forge/tiny" and p["lora.r"] == "8" and p["lora.alpha"] == "16"
     assert json.loads(p["lora.targets.attn"]) == ["q_proj", "v_proj"] and p["empty"] == "{}"
-    assert p["bad key _odd__"] == "None"
+    assert "bad key _odd__" not in p  # unset values are not params (never the string "None")
     assert len(p["system_prompt"]) == MAX_PARAM_VAL and "truncated 10000 chars" in p["system_prompt"]
     full = json.loads(Path(client.download_artifacts(run.info.run_id, "config.json", str(tmp_path))).read_text())
     assert full["system_prompt"] == "x" * 10_000
 
-    m = run.data.metrics
-    assert m["final_train_loss"] == 0.125 and m["total_train_steps_executed"] == 300 and m["duration_seconds"] == 12.5
-    assert (m["heldout_accuracy_before"], m["heldout_accuracy_after"], m["heldout_accuracy_delta"]) == (0.25, 0.5, 0.25)
-    assert m["heldout_loss_delta"] == -0.5
-    history = client.get_metric_history(run.info.run_id, "loss")
+    m = run.data.metrics  # step series only: one loss named for the trainer, held-out figures before -> after
+    assert set(m) == {"sft_loss", "learning_rate", "epoch", "heldout_accuracy", "heldout_loss"}, m
+    history = client.get_metric_history(run.info.run_id, "sft_loss")
     assert len(history) == 300 and sorted(h.step for h in history) == list(range(1, 301))
-    assert "note" not in m and "flag" not in m
+    assert sorted((h.step, h.value) for h in client.get_metric_history(run.info.run_id, "heldout_accuracy")) == \
+        [(0, 0.25), (300, 0.5)]
 
     t = run.data.tags
     assert {k: t[k] for k in ("run_id", "modality", "cache_key", "verdict", "status", "team")} == {
         "run_id": "sft-a", "modality": "sft", "cache_key": "ck-123", "verdict": "passed", "status": "completed",
         "team": "core"}
     assert t["mlflow.parentRunId"] == parent_id
+    assert (t["verdict_reasons"], t["heldout_n"]) == ("improved held-out heldout_accuracy 0.25 -> 0.5 (n=40)", "40")
+    assert t["mlflow.note.content"].startswith("**Verdict: passed** · sft run `sft-a`")
 
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"training_summary.json", "config.json"} <= artifacts
@@ -162,14 +165,15 @@ def test_run_logged_and_findable(ws, client, tmp_path, no_env_uri, monkeypatch):
     assert {tag.key: tag.value for tag in ds.tags}["halo_forge.digest"] == DIGEST
     assert json.loads(ds.dataset.profile)["columns"] == ["prompt", "completion", "answer"]
 
-    parent = _one_run(client, "recipe-a")
-    assert parent.info.run_id == parent_id and parent.info.status == "FINISHED"
+    parent = client.get_run(parent_id)
+    assert parent.data.tags["recipe"] == "recipe-a" and parent.data.tags["run_id"].startswith("recipe-a-")
+    assert parent.info.status == "FINISHED" and parent.data.tags["status"] == "completed"  # one vocabulary
     assert json.loads(parent.data.params["steps"]) == ["sft", "dpo"]
 
     # the fluent API finds it too, by param and metric (set explicitly: another test may have set one)
     mlflow.set_tracking_uri(ws.mlflow_uri)
     df = mlflow.search_runs(experiment_names=[EXPERIMENT],
-                            filter_string="params.`lora.r` = '8' and metrics.heldout_accuracy_after > 0.4 "
+                            filter_string="params.`lora.r` = '8' and metrics.heldout_accuracy > 0.4 "
                                           "and tags.modality = 'sft'")
     assert list(df["tags.run_id"]) == ["sft-a"]
     assert list(df["tags.mlflow.parentRunId"]) == [parent_id]
@@ -187,14 +191,48 @@ def test_callback_streams_on_log_and_failed_status(ws, client, tmp_path, no_env_
         callback.on_log(None, state, None, logs={"loss": 1.0 / step, "grad_norm": 0.5, "tag": "x"})
     callback.on_log(None, types.SimpleNamespace(global_step=4, is_world_process_zero=False), None, logs={"loss": 9.0})
     callback.on_train_end(None, types.SimpleNamespace(global_step=3), None)
-    assert client.get_metric_history(tracker.mlflow_run_id, "loss")  # flushed at train end
+    assert client.get_metric_history(tracker.mlflow_run_id, "sft_loss")  # flushed at train end
     summary, path = _summary("sft-cb", tmp_path, status="failed")
     assert tracker.finish(summary, tmp_path) == []  # a folder is fine: its training_summary.json is logged
     run = _one_run(client, "sft-cb")
     assert run.info.status == "FAILED" and run.data.tags["status"] == "failed"
-    assert [h.value for h in sorted(client.get_metric_history(run.info.run_id, "loss"), key=lambda h: h.step)] == \
+    assert [h.value for h in sorted(client.get_metric_history(run.info.run_id, "sft_loss"), key=lambda h: h.step)] == \
         [1.0, 0.5, 1.0 / 3]
     assert "grad_norm" in run.data.metrics and "tag" not in run.data.metrics
+
+
+def test_recipe_parent_tells_its_stages_and_full_finetunes_log_no_lora_params(ws, client, tmp_path, no_env_uri):
+    from halo_forge.tracking.story import stage_facts
+
+    tracker = Tracker(ws)
+    parent_id = tracker.start_parent("story", {"recipe": "story.yaml", "stages": ["sft", "dpo"]})
+    tracker.start("sft-story", {"model": "halo-forge/tiny", "no_lora": True, "lora_rank": 16, "use_dora": False,
+                                "init_lora_weights": "true", "data": None, "learning_rate": 0.002},
+                  modality="sft", tags={"stage": "story/sft"}, parent_run_id=parent_id)
+    sft, path = _summary("sft-story", tmp_path / "sft")
+    assert tracker.finish(sft, path) == []
+    dpo = sft.model_copy(update={"run_id": "dpo-story", "modality": "dpo", "effectiveness": judge(
+        [Evaluation.of("heldout_accuracy", 0.5, 0.5, n=40)], steps=10, weights_updated=True)})
+    stages = [stage_facts("sft", sft.model_dump(mode="json"), False), stage_facts("dpo", dpo.model_dump(mode="json"), True)]
+    assert tracker.finish_parent("completed", stages) == []
+
+    run = _one_run(client, "sft-story")
+    assert run.info.run_name.startswith("story/sft · ") and run.data.tags["stage"] == "story/sft"
+    assert run.data.params == {"model": "halo-forge/tiny", "no_lora": "True", "learning_rate": "0.002"}
+    parent = client.get_run(parent_id)
+    t = parent.data.tags
+    assert parent.info.run_name.startswith("recipe story · ")
+    assert (t["verdict"], t["stages"], t["stages_passed"], t["status"]) == ("warned", "sft -> dpo", "1/2", "completed")
+    note = t["mlflow.note.content"]
+    assert note.startswith("**Recipe story: warned** · 2 of 2 stages ran")
+    assert "| dpo | `dpo-story` | warned | heldout_accuracy | 0.5 | 0.5 | 40 | yes |" in note
+    assert "- no improvement on held-out heldout_accuracy 0.5 -> 0.5 (n=40)" in note
+    # one point per stage: before the first stage at step 0, after stage i at step i
+    assert sorted((h.step, h.value) for h in client.get_metric_history(parent_id, "heldout_accuracy")) == \
+        [(0, 0.25), (1, 0.5), (2, 0.5)]
+
+    again = Tracker(ws).start_parent("story", {"recipe": "story.yaml"})  # a rerun: a parent run of its own
+    assert again != parent_id
 
 
 def test_failed_run_without_output_folder(ws, client, no_env_uri):
@@ -235,7 +273,8 @@ def test_refused_server_fails_fast_then_sync_logs_it(ws, client, tmp_path, monke
     t0 = time.monotonic()
     tracker = Tracker(ws)
     parent_id = tracker.start_parent("recipe-down", {"recipe": "x"})
-    assert parent_id == "pending:recipe-down"
+    assert parent_id.startswith("pending:recipe-down-")
+    parent_name = parent_id.removeprefix("pending:")
     tracker.start("sft-down", CONFIG, modality="sft", tags={"team": "core"}, parent_run_id=parent_id)
     for step in range(1, 201):
         tracker.log_metrics({"loss": 1.0 / step, "learning_rate": 1e-4}, step=step)
@@ -252,23 +291,23 @@ def test_refused_server_fails_fast_then_sync_logs_it(ws, client, tmp_path, monke
 
     record = json.loads((pending_dir(ws) / "sft-down.json").read_text())
     assert record["run_id"] == "sft-down" and record["config"]["system_prompt"] == "x" * 10_000
-    assert record["tags"] == {"team": "core"} and record["parent_name"] == "recipe-down"
+    assert record["tags"] == {"team": "core"} and record["parent_name"] == parent_name
     assert len(record["metrics"]) == 400 and record["final_status"] == "FINISHED"
     assert record["summary_path"] == str(summary_path.resolve()) and record["dataset_path"] == str(dataset.resolve())
     assert record["summary"]["run_id"] == "sft-down"
-    assert (pending_dir(ws) / "parent-recipe-down.json").is_file()
+    assert (pending_dir(ws) / f"parent-{parent_name}.json").is_file()
 
     # the store is back (here: the workspace's sqlite store)
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     report = sync_pending(ws)
-    assert report.ok and report.synced == ["recipe-down", "sft-down"], report.lines()
+    assert report.ok and report.synced == [parent_name, "sft-down"], report.lines()
     assert list_pending(ws) == []
-    run, parent = _one_run(client, "sft-down"), _one_run(client, "recipe-down")
+    run, parent = _one_run(client, "sft-down"), _one_run(client, parent_name)
     assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
     assert run.info.status == "FINISHED" and parent.info.status == "FINISHED"
     assert run.data.params["lora.r"] == "8" and run.data.tags["verdict"] == "passed"
-    assert len(client.get_metric_history(run.info.run_id, "loss")) == 200
-    assert run.data.metrics["heldout_accuracy_after"] == 0.5
+    assert len(client.get_metric_history(run.info.run_id, "sft_loss")) == 200
+    assert run.data.metrics["heldout_accuracy"] == 0.5
     assert {"training_summary.json", "config.json"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
     assert run.inputs.dataset_inputs[0].dataset.digest == DIGEST[:36]
     assert sync_pending(ws).lines() == ["nothing pending"]
@@ -316,7 +355,7 @@ def test_unfinished_records_wait_for_their_process(ws, client, tmp_path, no_env_
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     path = pending_dir(ws) / "sft-crashed.json"
     record = json.loads(path.read_text())
-    assert record["metrics"] == [["loss", 0.5, record["metrics"][0][2], 3]]
+    assert record["metrics"] == [["sft_loss", 0.5, record["metrics"][0][2], 3]]
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     record["pid"] = gone.pid  # as if the trainer had crashed
@@ -325,7 +364,7 @@ def test_unfinished_records_wait_for_their_process(ws, client, tmp_path, no_env_
     report = sync_pending(ws)
     assert report.synced == ["sft-crashed"] and "sft-live" in report.skipped, report.lines()
     run = _one_run(client, "sft-crashed")
-    assert run.info.status == "KILLED" and run.data.metrics["loss"] == 0.5
+    assert run.info.status == "KILLED" and run.data.metrics["sft_loss"] == 0.5
     assert sync_pending(ws, force=True).synced == ["sft-live"]
     assert _one_run(client, "sft-live").info.status == "KILLED"
 
@@ -358,8 +397,8 @@ def test_helper_logs_the_run_and_a_dead_helper_loses_nothing(ws, client, tmp_pat
         assert tracker._store._local is None, "the helper did the work"
         run = _one_run(client, "sft-helper")
         assert run.info.status == "FINISHED" and run.data.params["lora.r"] == "8" and run.data.tags["team"] == "core"
-        assert sorted(h.step for h in client.get_metric_history(run.info.run_id, "loss")) == list(range(1, 26))
-        assert run.data.metrics["heldout_accuracy_after"] == 0.5 and run.inputs.dataset_inputs
+        assert sorted(h.step for h in client.get_metric_history(run.info.run_id, "sft_loss")) == list(range(1, 26))
+        assert run.data.metrics["heldout_accuracy"] == 0.5 and run.inputs.dataset_inputs
         assert "training_summary.json" in {a.path for a in client.list_artifacts(run.info.run_id)}
 
         # the helper dies mid-run: the tracker opens the store here and repeats the call
@@ -376,7 +415,7 @@ def test_helper_logs_the_run_and_a_dead_helper_loses_nothing(ws, client, tmp_pat
         assert second._store._local is not None
         run = _one_run(client, "sft-helper-dies")  # one run, not a second one opened by the fallback
         assert run.info.status == "FINISHED" and run.data.tags["verdict"] == "passed"
-        assert sorted(h.step for h in client.get_metric_history(run.info.run_id, "loss")) == list(range(1, 31))
+        assert sorted(h.step for h in client.get_metric_history(run.info.run_id, "sft_loss")) == list(range(1, 31))
     finally:
         sidecar.close(ws)
     assert sidecar.prewarm(ws)  # a closed helper is gone: the next run starts a fresh one...

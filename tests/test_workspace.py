@@ -30,6 +30,10 @@ def test_init_makes_a_workspace_once(tmp_path, capsys):
     assert git_ignored(ws, ".halo-forge/results/key.json") and git_ignored(ws, ".halo-forge/index-inbox/x")
     assert not git_ignored(ws, ".halo-forge/datasets/abc.json")
     assert not git_ignored(ws, ".halo-forge/workspace.json")
+    # models, and what a replay leaves beside its record, are not; the replay record itself is
+    assert git_ignored(ws, "outputs/sft/model.safetensors") and git_ignored(ws, "replay/sft-1/metrics.json")
+    assert git_ignored(ws, "replay/sft-1/dvc.lock")  # (its out/ is ignored by the .gitignore the stage writes)
+    assert not git_ignored(ws, "replay/sft-1/manifest.json") and not git_ignored(ws, "replay/sft-1/dvc.yaml")
 
     before = {p: p.stat().st_mtime_ns for p in ws.rglob("*") if ".git" not in p.parts}
     assert main(["init", str(ws)]) == 0

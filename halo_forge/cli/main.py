@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from halo_forge import __version__
+from halo_forge.cli.report import STRICT_HELP
 from halo_forge.errors import HaloForgeError
 
 app = typer.Typer(name="halo-forge", help="Post-training for language models: one command surface for every trainer.",
@@ -33,6 +34,7 @@ def quickstart(
     dpo_max_steps: int = typer.Option(None, help="Override the DPO step count (default 100)."),
     grpo_max_steps: int = typer.Option(None, help="Override the GRPO step count (default 300)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Train even if this exact run is already recorded."),
+    strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
     accelerator: str = typer.Option("auto", help="Backend of the three stages: auto (PyTorch), cpu, cuda, rocm, mps or "
                                                  "mlx (the MLX trainers; slow on a Linux CPU: use the step options)."),
 ) -> None:
@@ -71,12 +73,18 @@ def quickstart(
         console.print(f"  {stage}: held-out accuracy: {figure(summary, 'heldout_accuracy', stage)}; "
                       + (f"preference accuracy: {pref}; " if pref != "-" else "")
                       + f"verdict {summary.effectiveness.verdict}", soft_wrap=True)
+    from halo_forge.cli.report import exit_code
+
+    code = exit_code([sft, dpo, grpo], strict)
+    if code:
+        raise typer.Exit(code)
 
 
 # Command groups: each module imports only typer/rich at load; trainers and services load lazily.
 from halo_forge.cli import platform, replay as replay_cli, runs, workspace as workspace_cli  # noqa: E402
 from halo_forge.cli import verifiers as verifiers_cli  # noqa: E402
 from halo_forge.cli import dashboard as dashboard_cli  # noqa: E402
+from halo_forge.cli import ui as ui_cli  # noqa: E402
 
 app.add_typer(verifiers_cli.app, name="verifiers")
 app.add_typer(platform.recipe_app, name="recipe")
@@ -86,6 +94,7 @@ app.command("init")(workspace_cli.init)
 app.add_typer(platform.server_app, name="server")
 app.add_typer(platform.flows_app, name="flows")
 app.command("dashboard")(dashboard_cli.serve)
+app.command("ui")(ui_cli.ui)
 
 
 def _build() -> "typer.main.click.Group":

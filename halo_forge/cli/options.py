@@ -49,3 +49,10 @@ def config_options(cls: type[TrainConfig]) -> list[click.Option]:
     opts = [click.Option(["--config"], type=click.Path(path_type=Path), default=None,
                          help="YAML file of field: value pairs; flags given on the command line win.")]
     return opts + [option_for(name, f) for name, f in cls.model_fields.items()]
+
+
+def strict_option() -> click.Option:
+    """`--strict`: exit non-zero (report.EXIT_VERDICT_FAILED) when a verdict is failed."""
+    from halo_forge.cli.report import STRICT_HELP
+
+    return click.Option(["--strict"], is_flag=True, default=False, help=STRICT_HELP)

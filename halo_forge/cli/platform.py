@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from halo_forge.cli.report import STRICT_HELP
+
 recipe_app = typer.Typer(help="Run post-training recipes (SFT → DPO/ORPO → GRPO) stage by stage, cached.",
                          no_args_is_help=True)
 server_app = typer.Typer(help="The local Prefect server halo-forge starts on first use.", no_args_is_help=True)
@@ -18,18 +20,29 @@ def recipe_run(
     recipe: Path = typer.Argument(..., help="Recipe YAML (see recipes/quickstart.yaml)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Retrain every stage even when recorded."),
     retries: int = typer.Option(None, "--retries", min=0, help="Retries for transient failures per stage."),
+    strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
 ) -> None:
     """Run every stage of RECIPE in order; each stage's model feeds the next."""
     from rich.console import Console
 
-    from halo_forge.cli.report import print_summary
+    from halo_forge.cli.report import exit_code, print_links, print_summary, quiet_library_warnings
     from halo_forge.orchestration.run import run_recipe
     from halo_forge.summary import TrainingSummary
+    from halo_forge.workspace import find_workspace
 
     console = Console()
-    for result in run_recipe(recipe, no_cache=no_cache, retries=retries):
+    quiet_library_warnings()
+    ws = find_workspace()
+    summaries = []
+    for result in run_recipe(recipe, no_cache=no_cache, retries=retries, ws=ws):
         console.rule(f"stage {result['stage']}" + (" (cache hit)" if result["cache_hit"] else ""))
-        print_summary(TrainingSummary.model_validate(result["summary"]), console)
+        summary = TrainingSummary.model_validate(result["summary"])
+        print_summary(summary, console)
+        print_links(summary, ws, console)
+        summaries.append(summary)
+    code = exit_code(summaries, strict)
+    if code:
+        raise typer.Exit(code)
 
 
 @recipe_app.command("check")
@@ -50,9 +63,13 @@ def server_status() -> None:
     if st["external"]:
         typer.echo(f"PREFECT_API_URL is set: {st['url']} ({'up' if st['running'] else 'not answering'})")
     elif st["running"]:
-        typer.echo(f"local Prefect server up: {st['url']} (pid {st['pid']}); UI: {st['url'].removesuffix('/api')}")
+        typer.echo(f"local Prefect server up: {st['url']} (pid {st['pid']}); UI: {server.ui_url(st['url'])}")
     else:
         typer.echo("local Prefect server: not running (it starts on the next training run, or `halo-forge server start`)")
+    problem = server.ui_problem(st["url"]) if st["running"] else None
+    if problem:
+        typer.echo(f"warning: {problem}: the UI will not show this server's runs; restart the server "
+                   "(`halo-forge server stop`, then `halo-forge server start`)")
 
 
 @server_app.command("start")
@@ -61,7 +78,7 @@ def server_start() -> None:
     from halo_forge.orchestration import server
 
     url = server.ensure_server()
-    typer.echo(f"Prefect server up: {url}; UI: {url.removesuffix('/api')}")
+    typer.echo(f"Prefect server up: {url}; UI: {server.ui_url(url)}")
 
 
 @server_app.command("stop")

@@ -87,28 +87,11 @@ def search(
 
 
 def _print_search(result) -> None:
-    """A search result as a table that fits 80 columns, a line of totals and the facet counts."""
-    from rich.table import Table
-
+    """A search result as a table (runs as blocks when the table would not fit), totals and facet counts."""
     console = _console()
-    # fits 80 columns: the model goes under the run id (ids are what people copy: never cut them)
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("run / model", no_wrap=True, overflow="ellipsis")
-    table.add_column("modality", no_wrap=True)
-    table.add_column("verdict", no_wrap=True)
-    table.add_column("started", no_wrap=True)
-    table.add_column("loss", justify="right", no_wrap=True)
-    table.add_column("held-out", no_wrap=True)
-    metrics = set()
-    for r in result.rows:
-        held = "-" if r.eval_metric is None else f"{_fmt(r.eval_before)}→{_fmt(r.eval_after)}"
-        if r.eval_metric:
-            metrics.add(r.eval_metric)
-        status = "" if r.status in (None, "completed") else f" ({r.status})"
-        table.add_row(f"[cyan]{r.run_id}[/]\n[dim]{r.model_name or '-'}[/]", r.modality or "-",
-                      _verdict(r.verdict) + status, (r.started_at or "-")[:10], _fmt(r.final_train_loss), held)
+    metrics = {r.eval_metric for r in result.rows if r.eval_metric}
     if result.rows:
-        console.print(table)
+        _print_rows(result.rows, console)
         first = result.offset + 1
         console.print(f"{result.total} run{'s match' if result.total != 1 else ' matches'}; showing {first}–"
                       f"{result.offset + len(result.rows)} sorted by {result.sort} "
@@ -123,6 +106,37 @@ def _print_search(result) -> None:
             label = "model" if name == "model_name" else name
             console.print(f"  [bold]{label}[/]: " + " · ".join(f"{k} {v}" for k, v in counts.items()),
                           highlight=False)
+
+
+def _row_cells(r) -> dict[str, str]:
+    status = "" if r.status in (None, "completed") else f" ({r.status})"
+    held = "-" if r.eval_metric is None else f"{_fmt(r.eval_before)}→{_fmt(r.eval_after)}"
+    return {"run": f"[cyan]{r.run_id}[/]", "modality": r.modality or "-", "verdict": _verdict(r.verdict) + status,
+            "started": (r.started_at or "-")[:10], "loss": _fmt(r.final_train_loss), "held-out": held,
+            "model": f"[dim]{r.model_name or '-'}[/]"}
+
+
+def _print_rows(rows, console) -> None:
+    """Every value in full: one table row per run when that fits the terminal, else one block per run
+    (an 80-column terminal with long model paths would otherwise cut "modality" and the dates short)."""
+    from rich.table import Table
+
+    cells = [_row_cells(r) for r in rows]
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("run / model", no_wrap=True)  # the model under the run id: 80 columns hold the rest
+    for name in ("modality", "verdict", "started", "loss", "held-out"):
+        table.add_column(name, no_wrap=True, justify="right" if name == "loss" else "left")
+    for c in cells:
+        table.add_row(f"{c['run']}\n{c['model']}", c["modality"], c["verdict"], c["started"], c["loss"], c["held-out"])
+    from rich.measure import Measurement
+
+    if Measurement.get(console, console.options.update_width(10_000), table).maximum <= console.width:
+        console.print(table)
+        return
+    for c in cells:
+        console.print(f"{c['run']}  {c['modality']}  {c['verdict']}  {c['started']}", highlight=False)
+        console.print(f"  loss {c['loss']} · held-out {c['held-out']}", highlight=False)
+        console.print(f"  model {c['model']}", highlight=False, soft_wrap=True)
 
 
 @app.command("show")

@@ -12,7 +12,7 @@ from typing import Any
 
 from halo_forge.config import REPEATED_FLAGS, TrainConfig, build_config, flag_name
 
-RUN_OPTIONS = ("config", "no_cache", "retries")
+RUN_OPTIONS = ("config", "no_cache", "retries", "strict")  # options of the run, not fields of its config
 
 
 def flags(trainer: str, config: TrainConfig) -> list[str] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -142,6 +143,6 @@ def links(request: Request, run_id: str) -> RunLinks:
     return RunLinks(
         run_id=summary.run_id, mlflow_run_id=mlflow_id,
         mlflow_url=f"{state.mlflow_url.rstrip('/')}/#/runs/{mlflow_id}" if mlflow_id and state.mlflow_url else None,
-        mlflow_ui_command=f"mlflow ui --backend-store-uri {state.workspace.mlflow_uri}",
+        mlflow_ui_command=f"cd {shlex.quote(str(state.workspace.root))} && halo-forge ui",
         prefect_flow_run_id=flow_id,
         prefect_url=f"{prefect_api.removesuffix('/api')}/runs/flow-run/{flow_id}" if flow_id and prefect_api else None)

@@ -38,6 +38,29 @@ GITIGNORE = """\
 """
 
 
+# The workspace root's .gitignore entries: what runs and replays write that is not a record to commit.
+# replay/<run_id>/ itself (manifest, dvc.yaml, recorded summary, replays.jsonl) is the record and stays visible.
+ROOT_GITIGNORE = {
+    "/outputs/": "models and checkpoints: large, and rebuilt by `halo-forge replay RUN`",
+    "/replay/*/metrics.json": "what a replay measured (compared with recorded_summary.json, and in replays.jsonl)",
+    "/replay/*/dvc.lock": "DVC's lock of a replay that ran here",
+}
+
+
+def _ignore_in_git(root: Path) -> list[str]:
+    """Append the ROOT_GITIGNORE entries missing from `root/.gitignore`; the ones added."""
+    path = root / ".gitignore"
+    have = set(path.read_text(encoding="utf-8").splitlines()) if path.exists() else set()
+    missing = [entry for entry in ROOT_GITIGNORE if entry not in have]
+    if missing:
+        with path.open("a", encoding="utf-8") as fh:
+            if have and not path.read_text(encoding="utf-8").endswith("\n"):
+                fh.write("\n")
+            for entry in missing:
+                fh.write(f"# halo-forge: {ROOT_GITIGNORE[entry]}\n{entry}\n")
+    return missing
+
+
 def stage_yaml(*, run_id: str, data_dep: str, model_dep: str | None = None) -> str:
     """`replay/<run_id>/dvc.yaml`: one stage re-executing the run from the manifest and the rows."""
     import yaml
@@ -224,4 +247,5 @@ def init_workspace(root: Path) -> list[str]:
     keep = ws.replay_dir / ".gitkeep"
     if not keep.exists():
         keep.write_text("")
+    made += [f".gitignore entry {entry}" for entry in _ignore_in_git(root)]
     return made

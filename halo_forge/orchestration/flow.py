@@ -19,7 +19,7 @@ from prefect.cache_policies import CacheKeyFnPolicy
 from halo_forge import registry
 from halo_forge.data import SplitData
 from halo_forge.errors import HaloForgeError
-from halo_forge.orchestration import cache
+from halo_forge.orchestration import cache, flowruns
 from halo_forge.orchestration.inputs import ResolvedInputs
 from halo_forge.orchestration.liveness import watched_run
 from halo_forge.orchestration.locks import LivenessLockManager
@@ -69,20 +69,24 @@ def _transient(task, task_run, state) -> bool:
     return False
 
 
-@task(name="train", persist_result=True, result_serializer="json", retry_condition_fn=_transient)
+@task(name="train", persist_result=True, result_serializer="json", retry_condition_fn=_transient,
+      task_run_name=flowruns.train_task_name)
 def train_task(modality: str, config_json: dict, cache_key: str, data_file: str, lineage: dict,
-               workspace_root: str, command: list[str], parent_mlflow_run: str | None = None) -> dict:
+               workspace_root: str, command: list[str], parent_mlflow_run: str | None = None,
+               stage: str | None = None) -> dict:
     ws = Workspace(Path(workspace_root))
     FAILED.pop(cache_key, None)  # a retry starts clean
     config = registry.config_class(modality)(**config_json)
     data = SplitData.load(Path(data_file))
     trainer = registry.get_trainer(config, data=data)
     trainer.inputs_extra = dict(lineage)
+    flowruns.name_current(trainer.run_id, modality, config.model, stage)
     tracker = _tracker(ws)
     with watched_run(ws, trainer, config, lineage, lock=_lock_file(ws, cache_key), tracking=tracker is not None):
         if tracker is not None:
             tracker.start(trainer.run_id, config.model_dump(mode="json"), modality=modality,
-                          tags={"cache_key": cache_key}, parent_run_id=parent_mlflow_run)
+                          tags={"cache_key": cache_key, **({"stage": stage} if stage else {})},
+                          parent_run_id=parent_mlflow_run)
             trainer.callbacks.append(tracker.callback())
         trainer.inputs_extra.update(_where_tracked(tracker))
         try:
@@ -130,25 +134,33 @@ def _policy(ws: Workspace) -> CacheKeyFnPolicy:
         isolation_level="SERIALIZABLE")
 
 
-@flow(name="train", log_prints=False)
+@flow(name="train", log_prints=False, flow_run_name=flowruns.starting_name)
 def train_flow(modality: str, config_json: dict, inputs: dict, workspace_root: str, *, no_cache: bool = False,
                retries: int = 0, retry_delay_seconds: float = 10.0, command: list[str] | None = None,
-               parent_mlflow_run: str | None = None) -> dict:
-    """Train one run of any trainer; cached on the content of its inputs."""
+               parent_mlflow_run: str | None = None, stage: str | None = None) -> dict:
+    """Train one run of any trainer; cached on the content of its inputs. `stage` names the recipe stage
+    ("quickstart/dpo") in the flow run's name and tags and in MLflow."""
     ws = Workspace(Path(workspace_root))
     resolved = ResolvedInputs(**{**inputs, "data_file": Path(inputs["data_file"])})
     task_fn = train_task.with_options(cache_policy=_policy(ws), refresh_cache=no_cache, retries=retries,
                                       retry_delay_seconds=retry_delay_seconds)
-    return task_fn(modality, config_json, resolved.cache_key, str(resolved.data_file), resolved.lineage(),
-                   workspace_root, command or sys.argv, parent_mlflow_run)
+    payload = task_fn(modality, config_json, resolved.cache_key, str(resolved.data_file), resolved.lineage(),
+                      workspace_root, command or sys.argv, parent_mlflow_run, stage)
+    if payload.get("run_id") not in TRAINED:  # Prefect's own cache answered: the task did not run
+        flowruns.name_current(payload["run_id"], modality, config_json.get("model"), stage, cache_hit=True)
+    return payload
 
 
-@flow(name="post-training", log_prints=False)
+def _recipe_run_name() -> str:
+    from prefect.runtime import flow_run
+
+    return f"recipe {Path(str(flow_run.parameters.get('recipe_path'))).stem}"
+
+
+@flow(name="post-training", log_prints=False, flow_run_name=_recipe_run_name)
 def post_training_flow(recipe_path: str, workspace_root: str, *, no_cache: bool = False, retries: int = 0) -> list[dict]:
     """Run a recipe's stages in order, each stage's model artifact feeding the next, each cached alone."""
-    from halo_forge.config import build_config
-    from halo_forge.orchestration.recipe import load_recipe, stage_config
-    from halo_forge.orchestration.run import run_training
+    from halo_forge.orchestration.recipe import load_recipe, run_stages
 
     ws = Workspace(Path(workspace_root))
     recipe = load_recipe(Path(recipe_path))
@@ -156,18 +168,15 @@ def post_training_flow(recipe_path: str, workspace_root: str, *, no_cache: bool 
     parent = tracker.start_parent(recipe.name, {"recipe": str(recipe.path), "stages": [s.name for s in recipe.stages]}) \
         if tracker is not None else None
     results: list[dict] = []
-    previous: str | None = None
-    status = "FAILED"
+    status = "failed"
     try:
-        for stage in recipe.stages:
-            config = build_config(registry.config_class(stage.trainer), stage_config(recipe, stage, previous))
-            summary, hit = run_training(config, no_cache=no_cache, retries=retries, parent_mlflow_run=parent, ws=ws,
-                                        command=["halo-forge", "recipe", "run", str(recipe.path)])
-            results.append({"stage": stage.name, "cache_hit": hit, "summary": summary.model_dump(mode="json")})
-            previous = summary.outputs.model_path
-        status = "FINISHED"
+        run_stages(recipe, ws, results, no_cache=no_cache, retries=retries, parent_mlflow_run=parent)
+        status = "completed"
     finally:
         if tracker is not None:
-            for problem in tracker.finish_parent(status):
+            from halo_forge.tracking.story import stage_facts
+
+            stages = [stage_facts(r["stage"], r["summary"], r["cache_hit"]) for r in results]
+            for problem in tracker.finish_parent(status, stages):
                 log.warning("recipe %s: mlflow: %s", recipe.name, problem)
     return results

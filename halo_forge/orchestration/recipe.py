@@ -111,3 +111,40 @@ def stage_config(recipe: Recipe, stage: Stage, previous: str | None, check: bool
     if previous is not None and "model" not in stage.config:
         values["model"] = previous
     return values
+
+
+def run_stages(recipe: Recipe, ws, results: list[dict], *, no_cache: bool = False, retries: int | None = None,
+               parent_mlflow_run: str | None = None) -> list[dict]:
+    """Run the stages in order through `run_training`, each stage's model feeding the next, appending one
+    {stage, cache_hit, summary} to `results` as each finishes (so a caller still has them when a stage fails)."""
+    from halo_forge import registry
+    from halo_forge.config import build_config
+    from halo_forge.orchestration.run import run_training
+
+    previous: str | None = None
+    for stage in recipe.stages:
+        config = build_config(registry.config_class(stage.trainer), stage_config(recipe, stage, previous))
+        summary, hit = run_training(config, no_cache=no_cache, retries=retries, parent_mlflow_run=parent_mlflow_run,
+                                    ws=ws, command=["halo-forge", "recipe", "run", str(recipe.path)],
+                                    stage=f"{recipe.name}/{stage.name}")
+        results.append({"stage": stage.name, "cache_hit": hit, "summary": summary.model_dump(mode="json")})
+        previous = summary.outputs.model_path
+    return results
+
+
+def every_stage_recorded(recipe: Recipe, ws) -> bool:
+    """Whether each stage, fed the model its predecessor's record points to, is a recorded cache hit: then the
+    recipe is answered from the records without Prefect's flow engine or an MLflow parent run."""
+    from halo_forge import registry
+    from halo_forge.config import build_config
+    from halo_forge.orchestration import cache
+    from halo_forge.orchestration.inputs import resolve_inputs
+
+    previous: str | None = None
+    for stage in recipe.stages:
+        config = build_config(registry.config_class(stage.trainer), stage_config(recipe, stage, previous))
+        hit = cache.lookup(ws, resolve_inputs(config, ws).cache_key)
+        if hit is None:
+            return False
+        previous = (hit.get("outputs") or {}).get("model_path")  # what run_stages will feed the next stage
+    return True

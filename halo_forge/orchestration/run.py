@@ -76,19 +76,24 @@ def _retries(retries: int | None) -> int:
 
 
 def run_training(config, *, no_cache: bool = False, retries: int | None = None, command: list[str] | None = None,
-                 parent_mlflow_run: str | None = None, ws: Workspace | None = None) -> tuple[TrainingSummary, bool]:
+                 parent_mlflow_run: str | None = None, ws: Workspace | None = None,
+                 stage: str | None = None) -> tuple[TrainingSummary, bool]:
     """Train `config` through `train_flow` unless an identical run is recorded; returns (summary, cache_hit).
 
-    A cache hit places the recorded model at `config.output` (see `cache.materialise`). Runs that died
-    (killed) are cleaned up first (`liveness.sweep`); a Prefect API lost after training is a platform
-    error in the summary (`resilience.recover`)."""
+    A cache hit places the recorded model at `config.output` (see `cache.materialise`) and is still recorded
+    in Prefect as a Cached flow run (`flowruns.record_cache_hit`; its id is
+    `summary.extra["prefect_cache_hit_flow_run_id"]`). `stage` ("quickstart/dpo") names the recipe stage in
+    Prefect and MLflow. Runs that died (killed) are cleaned up first (`liveness.sweep`); a Prefect API lost
+    after training is a platform error in the summary (`resilience.recover`)."""
     ws = ws or find_workspace()
     liveness.sweep()
     inputs = resolve_inputs(config, ws)
     if not no_cache:
         hit = cache.lookup(ws, inputs.cache_key)
         if hit is not None:
-            return cache.materialise(TrainingSummary.model_validate(hit), config.output, overwrite=config.overwrite), True
+            summary = cache.materialise(TrainingSummary.model_validate(hit), config.output, overwrite=config.overwrite)
+            _record_hit(summary, inputs.cache_key, stage)
+            return summary, True
         # A record whose model is gone or changed is stale: make Prefect's cache train again too.
         no_cache = cache.record_path(ws, inputs.cache_key).exists()
     with _tracking_helper(ws):
@@ -100,7 +105,7 @@ def run_training(config, *, no_cache: bool = False, retries: int | None = None, 
             try:
                 payload = train_flow(config.modality, config.model_dump(mode="json"), payload_inputs, str(ws.root),
                                      no_cache=no_cache, retries=_retries(retries), command=command or sys.argv,
-                                     parent_mlflow_run=parent_mlflow_run)
+                                     parent_mlflow_run=parent_mlflow_run, stage=stage)
             except Exception as exc:
                 recovered = resilience.recover(ws, inputs.cache_key, TRAINED, exc)
                 if recovered is None:
@@ -112,17 +117,31 @@ def run_training(config, *, no_cache: bool = False, retries: int | None = None, 
     return cache.materialise(summary, config.output, overwrite=config.overwrite), True  # Prefect's own cache hit
 
 
+def _record_hit(summary: TrainingSummary, cache_key: str, stage: str | None) -> None:
+    from halo_forge.orchestration.flowruns import record_cache_hit
+
+    flow_run_id = record_cache_hit(summary, cache_key, stage)
+    if flow_run_id:
+        summary.extra["prefect_cache_hit_flow_run_id"] = flow_run_id
+
+
 def run_recipe(path, *, no_cache: bool = False, retries: int | None = None,
                ws: Workspace | None = None) -> list[dict]:
-    """Validate a recipe, then run `post_training_flow`; returns one {stage, cache_hit, summary} per stage."""
+    """Validate a recipe, then run `post_training_flow`; returns one {stage, cache_hit, summary} per stage.
+
+    When every stage is a recorded cache hit, the stages are answered from their records (each still shows in
+    Prefect as a Cached flow run) without starting the flow engine or an MLflow parent run: nothing trains."""
     from pathlib import Path
 
-    from halo_forge.orchestration.recipe import load_recipe
+    from halo_forge.orchestration.recipe import every_stage_recorded, load_recipe, run_stages
 
     ws = ws or find_workspace()
-    load_recipe(Path(path))  # every stage checked before anything starts
-    with _tracking_helper(ws), _flow_run(ws):
-        from halo_forge.orchestration.flow import post_training_flow
+    with _tracking_helper(ws):  # MLflow opens in its helper while the stages are checked (that imports torch)
+        recipe = load_recipe(Path(path))  # every stage checked before anything starts
+        if not no_cache and every_stage_recorded(recipe, ws):
+            return run_stages(recipe, ws, [])
+        with _flow_run(ws):
+            from halo_forge.orchestration.flow import post_training_flow
 
-        return post_training_flow(str(Path(path).resolve()), str(ws.root), no_cache=no_cache,
-                                  retries=_retries(retries))
+            return post_training_flow(str(Path(path).resolve()), str(ws.root), no_cache=no_cache,
+                                      retries=_retries(retries))

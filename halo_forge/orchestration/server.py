@@ -155,6 +155,9 @@ def _start() -> dict:
         url = f"http://127.0.0.1:{port}/api"
         env = {**os.environ, **server_env()}
         env.pop("PREFECT_API_URL", None)
+        # The UI asks the server where its API is (/ui-settings): without this it answers port 4200, and the
+        # UI shows "Can't connect to Server API" (or another server's runs, if one listens on 4200).
+        env["PREFECT_UI_API_URL"] = url
         log = open(d / "server.log", "ab")
         cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
                "--log-level", "WARNING", "--analytics-off"]
@@ -178,6 +181,26 @@ def _start() -> dict:
         proc.terminate()
         raise HaloForgeError(f"the local Prefect server did not become healthy in {STARTUP_TIMEOUT_S} s",
                              hint=f"see {d / 'server.log'}")
+
+
+def ui_url(api_url: str) -> str:
+    """The UI's address for a server's API URL (the UI is served at the API's root)."""
+    return api_url.removesuffix("/").removesuffix("/api")
+
+
+def ui_problem(api_url: str) -> str | None:
+    """Why the UI served beside `api_url` would not show that server's runs, or None when it would.
+
+    A server started without PREFECT_UI_API_URL (by an older halo-forge, or by hand) tells its UI to use
+    port 4200, whatever port it listens on."""
+    try:
+        with urllib.request.urlopen(f"{ui_url(api_url)}/ui-settings", timeout=2) as resp:
+            told = json.loads(resp.read()).get("api_url")
+    except (OSError, ValueError):
+        return None  # an external server without that endpoint: nothing to say
+    if told and told.rstrip("/") != api_url.rstrip("/"):
+        return f"its UI is configured for the API at {told}, not {api_url}"
+    return None
 
 
 def busy_refusal(runs: list[dict]) -> ServerBusyError:

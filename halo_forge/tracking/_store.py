@@ -19,17 +19,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from halo_forge.tracking import story
 from halo_forge.tracking.records import (  # noqa: F401 - re-exported: the record helpers lived here
     RECORD_VERSION, RUN_ID_TAG, ROLE_TAG, PARENT_TAG, PENDING_PARENT, RESERVED_TAGS, MAX_PARAM_VAL,
     MAX_TAG_VAL, MAX_KEY, PARAMS_PER_BATCH, METRICS_PER_BATCH, MAX_DIGEST, MAX_INPUT_TAG_VAL, CONFIG_ARTIFACT,
     TRUNCATED, FINAL_STATUS, now_ms, mlflow_status, new_record, json_safe, safe_key, flatten, clip,
-    param_items, numeric, summary_metrics, summary_tags, bad_value, describe, redact, remote, DAMAGE_MARKERS,
+    param_items, numeric, bad_value, describe, redact, remote, DAMAGE_MARKERS,
     REBUILD_HINT, STEPS, remaining_steps)
 
-# Fail fast when a tracking server is down: MLflow's defaults (7 retries with backoff, 120 s timeout)
+# Quiet, and fail fast when a tracking server is down: MLflow's defaults (7 retries with backoff, 120 s timeout)
 # make one refused call cost minutes. Only set when the user has not chosen their own.
 ENV_DEFAULTS = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
+    # MLflow's own INFO lines ("Creating initial MLflow database tables...") are not the run's story;
+    # its warnings and errors still print
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
@@ -213,7 +217,7 @@ class Store:
                 tags["mlflow.parentRunId"] = parent
             tags = {k: clip(v, MAX_TAG_VAL) for k, v in tags.items()}
             run = self.client.create_run(self.experiment_id, start_time=record.get("start_time"), tags=tags,
-                                         run_name=record["run_id"])
+                                         run_name=story.run_name(record))
             run_uuid = run.info.run_id
         record["mlflow_run_id"] = run_uuid
         if role == "parent":
@@ -261,7 +265,7 @@ class Store:
     def _step_params(self, record: dict) -> list[str]:
         from mlflow.entities import Param
 
-        params = [Param(k, v) for k, v in param_items(record.get("config") or {})]
+        params = [Param(k, v) for k, v in param_items(story.params_config(record.get("config") or {}))]
         problems = []
         for i in range(0, len(params), PARAMS_PER_BATCH):
             problems += self._log_each("param", params[i:i + PARAMS_PER_BATCH],
@@ -300,10 +304,8 @@ class Store:
     def _step_summary_metrics(self, record: dict) -> list[str]:
         from mlflow.entities import Metric
 
-        summary = self._summary(record)
-        step = int(numeric(summary.get("total_train_steps_executed")) or 0)
         ts = record.get("end_time") or now_ms()
-        batch = [Metric(k, v, ts, step) for k, v in summary_metrics(summary).items()]
+        batch = [Metric(safe_key(k), v, ts, step) for k, v, step in story.summary_points(self._summary(record))]
         return self._log_each("metric", batch, lambda b: self.client.log_batch(record["mlflow_run_id"], metrics=b)) \
             if batch else []
 
@@ -349,9 +351,18 @@ class Store:
     def _step_tags(self, record: dict) -> list[str]:
         from mlflow.entities import RunTag
 
+        from mlflow.entities import Metric
+
         self._summary(record)
-        tags = [RunTag(k, clip(v, MAX_TAG_VAL)) for k, v in summary_tags(record).items()]
-        return self._log_each("tag", tags, lambda b: self.client.log_batch(record["mlflow_run_id"], tags=b))
+        tags = [RunTag(k, clip(v, MAX_TAG_VAL)) for k, v in story.result_tags(record).items()]
+        problems = self._log_each("tag", tags, lambda b: self.client.log_batch(record["mlflow_run_id"], tags=b))
+        if record["kind"] == "parent":  # the recipe's figures stage by stage (the parent has no summary step)
+            ts = record.get("end_time") or now_ms()
+            batch = [Metric(safe_key(k), v, ts, step) for k, v, step in story.parent_points(record)]
+            if batch:
+                problems += self._log_each("metric", batch,
+                                           lambda b: self.client.log_batch(record["mlflow_run_id"], metrics=b))
+        return problems
 
     def _step_status(self, record: dict) -> list[str]:
         self.client.set_terminated(record["mlflow_run_id"], status=mlflow_status(record.get("final_status")),

@@ -134,36 +134,6 @@ def numeric(value: Any) -> float | None:
     return None
 
 
-def summary_metrics(summary: dict) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for key in ("final_train_loss", "total_train_steps_executed", "duration_seconds"):
-        value = numeric(summary.get(key))
-        if value is not None:
-            out[key] = value
-    for ev in ((summary.get("effectiveness") or {}).get("evaluations") or []):
-        for part in ("before", "after", "delta"):
-            value = numeric(ev.get(part))
-            if value is not None:
-                out[safe_key(f"{ev.get('metric', 'metric')}_{part}")] = value
-    return out
-
-
-def summary_tags(record: dict) -> dict[str, str]:
-    summary = record.get("summary") or {}
-    inputs = summary.get("inputs") or {}
-    tags = {
-        RUN_ID_TAG: record["run_id"],
-        "modality": record.get("modality") or summary.get("modality"),
-        "cache_key": inputs.get("cache_key"),
-        "verdict": (summary.get("effectiveness") or {}).get("verdict"),
-        "status": summary.get("status") or (record.get("final_status") or "").lower() or None,
-        "model_name": summary.get("model_name"),
-        "backend": summary.get("backend"),
-        "dataset_digest": inputs.get("dataset_digest"),
-    }
-    return {k: str(v) for k, v in tags.items() if v is not None}
-
-
 # --- the store -----------------------------------------------------------------------------------
 
 def bad_value(exc: BaseException) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from halo_forge.summary import SUMMARY_FILE
-from halo_forge.tracking import _store
+from halo_forge.tracking import _store, story
 from halo_forge.tracking._store import (PENDING_PARENT, STEPS, Store, Unreachable, describe, mlflow_status,
                                         new_record, now_ms, numeric, remaining_steps, safe_key)
 from halo_forge.tracking.pending import remove_pending, save_pending
@@ -99,37 +99,44 @@ class Tracker:
     def start_parent(self, name: str, config: dict) -> str:
         """Open a recipe's parent run; returns the id to pass as `parent_run_id` to each step's `start`.
 
-        When the store is unavailable the id is "pending:<name>" and the parent is saved for `sync_pending`.
+        Each invocation gets its own parent run (run_id "<name>-<epoch ms>", tag `recipe` = name): a rerun's
+        duration and stages are its own. When the store is unavailable the id is "pending:<run_id>" and the
+        parent is saved for `sync_pending`.
         """
+        run_id = f"{name}-{now_ms()}"
         try:
             with self._lock:
-                record = new_record("parent", name, experiment=self.experiment, tracking_uri=self.uri,
-                                    config=config, modality="recipe")
+                record = new_record("parent", run_id, experiment=self.experiment, tracking_uri=self.uri,
+                                    config=config, modality="recipe", tags={"recipe": name})
                 self._parent = record
                 if not self._advance(record):
                     self._persist(record)
                 if record.get("mlflow_run_id"):
-                    _PARENT_NAMES[record["mlflow_run_id"]] = name
+                    _PARENT_NAMES[record["mlflow_run_id"]] = run_id
                     return record["mlflow_run_id"]
         except Exception as exc:
             self._internal_error("start_parent", exc)
-        return PENDING_PARENT + name
+        return PENDING_PARENT + run_id
 
-    def finish_parent(self, status: str = "completed") -> list[str]:
-        """Close the parent run: "completed"/"failed" (or an MLflow status). Returns what was not logged."""
+    def finish_parent(self, status: str = "completed", stages: list[dict] | None = None) -> list[str]:
+        """Close the parent run: "completed"/"failed" (or an MLflow status). `stages` (`story.stage_facts` of
+        each stage that ran) become its description, tags and per-stage metrics. Returns what was not logged."""
         try:
             with self._lock:
                 record = self._parent
                 if record is None:
                     return []
                 self._parent = None
-                record.update(final=True, final_status=mlflow_status(status), end_time=now_ms())
+                record.update(final=True, final_status=mlflow_status(status), end_time=now_ms(),
+                              stages=list(stages or []))
                 return self._complete(record)
         except Exception as exc:
             return [self._internal_error("finish_parent", exc)]
 
     def log_metrics(self, metrics: dict[str, Any], step: int) -> None:
-        """Buffer numeric values (others are ignored); flushed every `flush_every` points or `flush_seconds`."""
+        """Buffer numeric values (others are ignored) under their `story.stream_key` names (`loss` becomes
+        `<modality>_loss`; one-off and eval_* values are dropped); flushed every `flush_every` points or
+        `flush_seconds`."""
         try:
             with self._lock:
                 record = self._run
@@ -138,8 +145,9 @@ class Tracker:
                 ts = now_ms()
                 for key, value in metrics.items():
                     number = numeric(value)
-                    if number is not None:
-                        record["metrics"].append([safe_key(key), number, ts, int(step)])
+                    name = story.stream_key(record.get("modality"), str(key))
+                    if number is not None and name is not None:
+                        record["metrics"].append([safe_key(name), number, ts, int(step)])
                 if (len(record["metrics"]) >= self.flush_every
                         or time.monotonic() - self._last_flush >= self.flush_seconds):
                     self._flush(record)
