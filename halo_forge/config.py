@@ -32,7 +32,8 @@ BNB_OPTIMIZERS = ("adamw_bnb_8bit", "lion_8bit", "paged_adamw_8bit", "paged_adam
 
 
 # list fields given on the command line one value per repeated flag
-REPEATED_FLAGS = {"verifiers": "--verifier", "verifier_weights": "--verifier-weight", "verifier_args": "--verifier-arg"}
+REPEATED_FLAGS = {"verifiers": "--verifier", "verifier_weights": "--verifier-weight", "verifier_args": "--verifier-arg",
+                 "tool_plugins": "--tool"}
 
 
 def flag_name(field: str) -> str:

@@ -26,6 +26,10 @@ TRAINERS: dict[str, tuple[str, str, str]] = {
              "halo_forge.data.prompts:load_prompt_data"),
     "vlm": ("halo_forge.vlm.config:VLMConfig", "halo_forge.vlm._dispatch", "halo_forge.data.vision:load_vlm_data"),
     "audio": ("halo_forge.audio.config:AudioConfig", "halo_forge.audio._dispatch", "halo_forge.data.audio:load_audio_data"),
+    "reasoning": ("halo_forge.reasoning.config:ReasoningConfig", "halo_forge.reasoning._dispatch",
+                  "halo_forge.data.reasoning_sets:load_reasoning_data"),
+    "agentic": ("halo_forge.agentic.config:AgenticConfig", "halo_forge.agentic._dispatch",
+                "halo_forge.data.tool_sets:load_tool_data"),
 }
 
 

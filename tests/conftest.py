@@ -76,7 +76,8 @@ def pytest_unconfigure(config):
 # are nearly done.
 LONGEST_FIRST = ("test_quickstart.py", "test_resume.py", "test_platform.py", "test_replay_all.py",
                  "test_vlm_trainer.py", "test_vlm_audio_demos.py", "test_scale.py", "test_workers.py",
-                 "test_orchestrator_loss.py", "test_dashboard_browser.py", "test_audio_trainer.py")
+                 "test_orchestrator_loss.py", "test_dashboard_browser.py", "test_reasoning_trainer.py",
+                 "test_agentic_trainer.py", "test_ui_browser.py", "test_audio_trainer.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -20,7 +20,8 @@ from halo_forge.config import build_config
 
 BASE = {"sft": {"dataset": "arithmetic"}, "dpo": {"dataset": "arithmetic_pref"}, "orpo": {"dataset": "arithmetic_pref"},
         "rm": {"dataset": "arithmetic_pref"}, "grpo": {"dataset": "arithmetic_prompts"},
-        "raft": {"dataset": "arithmetic_prompts"},
+        "raft": {"dataset": "arithmetic_prompts"}, "reasoning": {"dataset": "arithmetic_chains"},
+        "agentic": {"dataset": "tool_world"},
         # one base per method (and task): a field counts as wired when it changes the plan of one of them
         "vlm": [{"dataset": "shapes", "method": m} for m in ("sft", "grpo", "raft")],
         "audio": [{"dataset": "spoken_digits", "task": "asr", "method": m} for m in ("sft", "grpo", "raft")]
@@ -30,7 +31,7 @@ SPECIAL = {"optim": "adafactor", "lora_target_modules": "q_proj,v_proj", "verifi
            "verifier_weights": [2.0], "verifier_args": ["tolerance=0.5"], "max_samples": 5,
            "max_completion_length": 17, "center_rewards_coefficient": 0.01, "prompts_per_cycle": 4,
            "precision": "bf16",  # on a CPU, auto means fp32
-           "ref_model": "halo-forge/tiny",
+           "ref_model": "halo-forge/tiny", "tool_plugins": ["json:dumps"],
            "rollout_engine": "torch",  # auto means vllm below, where vllm and a GPU are made to look present
            "vllm_server_base_url": "http://gpu-node:8000", "vllm_server_host": "10.0.0.5"}
 # fields that act only beside another value: compared with that value set on both sides
@@ -38,6 +39,10 @@ CONTEXT = {"rpo_alpha": {"loss_type": "rpo"}, "label_smoothing": {"loss_type": "
            "vllm_mode": {"rollout_engine": "vllm"},
            **{f"vllm_server_{n}": {"rollout_engine": "vllm", "vllm_mode": "server"}
               for n in ("base_url", "host", "port", "timeout")}}
+# per trainer: fields that act only under one --method (the base config's method is the trainer's default)
+METHOD_CONTEXT = {"reasoning": {"max_length": {"method": "sft"}, "overlong_weight": {"overlong_buffer": 16},
+                                **{f: {"method": "raft"} for f in ("cycles", "samples_per_prompt", "prompts_per_cycle",
+                                                                   "keep_percent", "reward_threshold", "min_samples")}}}
 
 
 def _other_value(name: str, field):
@@ -99,10 +104,11 @@ def test_every_field_reaches_the_backend_or_is_declared(modality, backend, tmp_p
         if name in declared:
             continue
         if name in warned:  # ignored on this backend: it must say so, naming the flag
-            changed = cls.model_construct(**{**dict(bases[0]), **CONTEXT.get(name, {}), name: _other_value(name, field)})
+            context = {**dict(bases[0]), **_context(modality, name)}
+            changed = cls.model_construct(**{**context, name: _other_value(name, field)})
             with pytest.warns(UserWarning, match=f"\\(--{name.replace('_', '-')}"):
                 trainer_cls.warn_ignored(changed)
-        elif not any(_changes_the_plan(trainer_cls, cls, base, name, field, caps) for base in bases):
+        elif not any(_changes_the_plan(trainer_cls, cls, base, modality, name, field, caps) for base in bases):
             unwired.append(name)
     assert not unwired, f"{modality}: these fields change nothing the trainer hands to the libraries: {unwired}"
     # what is declared as used elsewhere is named with where, and is a field of this config
@@ -115,8 +121,12 @@ def _bases(modality: str) -> list[dict]:
     return BASE[modality] if isinstance(BASE[modality], list) else [BASE[modality]]
 
 
-def _changes_the_plan(trainer_cls, cls, base, name: str, field, caps) -> bool:
-    context = {**dict(base), **CONTEXT.get(name, {})}
+def _context(modality: str, name: str) -> dict:
+    return {**CONTEXT.get(name, {}), **METHOD_CONTEXT.get(modality, {}).get(name, {})}
+
+
+def _changes_the_plan(trainer_cls, cls, base, modality: str, name: str, field, caps) -> bool:
+    context = {**dict(base), **_context(modality, name)}
     before = trainer_cls.plan_for(cls.model_construct(**context), caps)
     changed = cls.model_construct(**{**context, name: _other_value(name, field)})
     return _plain(trainer_cls.plan_for(changed, caps)) != _plain(before)
@@ -126,9 +136,11 @@ ROWS = {"sft": lambda i: {"prompt": f"{i}+1=", "completion": str(i + 1)},
         "pref": lambda i: {"prompt": f"{i}+1=", "chosen": str(i + 1), "rejected": str(i)},
         "prompts": lambda i: {"prompt": f"{i}+1=", "answer": str(i + 1)},
         "images": lambda i: {"question": f"{i}+1=", "answer": str(i + 1), "image": "one.png"},
-        "clips": lambda i: {"audio": "one.wav", "text": f"clip {i}"}}
+        "clips": lambda i: {"audio": "one.wav", "text": f"clip {i}"},
+        "tools": lambda i: {"prompt": f"{i}+1=", "gold_calls": [{"name": "add", "arguments": {"a": i, "b": 1}}],
+                            "tools": [{"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}]}}
 KIND = {"sft": "sft", "dpo": "pref", "orpo": "pref", "rm": "pref", "grpo": "prompts", "raft": "prompts",
-        "vlm": "images", "audio": "clips"}
+        "reasoning": "prompts", "agentic": "tools", "vlm": "images", "audio": "clips"}
 
 
 def _media(folder: Path) -> None:

@@ -124,4 +124,27 @@ NOTES = {
   status: healthy, low_yield when under 5 % is kept or a cycle kept fewer than `--min-samples`, no_signal
   when nothing is kept or every reward is 0).
 """,
+    "reasoning": """### Reasoning notes
+
+- **One trainer, three methods.** `--method sft` learns worked solutions (`<think>…</think>answer` completions,
+  loss on the completion); `--method grpo` is TRL's GRPOTrainer; `--method raft` is the RAFT trainer's cycles.
+  A flag of another method is refused, naming the method it belongs to (`--num-generations` with `--method sft`).
+- **Rewards.** `reasoning_answer` (math-verify on the text after the last `</think>`, against the row's `answer`;
+  weight `--answer-weight`), `think_format` (exactly one `<think>…</think>` at the start, then a non-empty answer;
+  `--format-weight`), and optional length shaping: `--overlong-buffer N` adds DAPO's soft overlong punishment
+  over the last N tokens of `--max-completion-length`, `--cosine-weight` the cosine-scaled length reward. They
+  are verifiers (`halo-forge verifiers list`), so their code and options are part of the cache key.
+- **GRPO loss options** reach TRL's GRPOConfig as they are: `--loss-type` (grpo, dapo, dr_grpo, bnpo, cispo, sapo,
+  luspo, vespo), `--epsilon`/`--epsilon-high`, `--mask-truncated-completions`, `--scale-rewards group|batch|none`,
+  `--importance-sampling-level token|sequence`; combinations TRL refuses are refused before anything loads.
+- **Dynamic sampling** (DAPO; TRL has none): with `--dynamic-sampling-rounds N`, groups whose rewards are all equal
+  are dropped and fresh prompts sampled in their place, at most N rounds per batch; a batch still short keeps
+  some all-equal groups. `extra.dynamic_sampling` counts batches, groups scored and dropped, rounds and short
+  batches.
+- **Effectiveness** (SFT and GRPO): held-out answer accuracy (greedy), then the format rate, whose drop of up to
+  5 points only warns; `extra.heldout_before`/`heldout_after` add the rate of answers both right and
+  well-formatted. RAFT's figure is that rate (`heldout_accuracy`: every reward passed), as RAFT measures it.
+- **Data.** `arithmetic_chains` (built in; sloppy-teacher SFT labels, true held-out answers), gsm8k, math,
+  metamath, or `--data FILE` with `prompt` and `answer` (and `completion` for `--method sft`).
+""",
 }

@@ -21,6 +21,9 @@ GOALS = [
     Goal(id="verify", title="Optimise a verifiable objective", trainers=["grpo", "raft"],
          description="Sample answers and reward the ones a verifier accepts (math, tests, schemas). GRPO learns "
                      "from every sample's reward; RAFT keeps the best samples and fine-tunes on them, cycle by cycle."),
+    Goal(id="reason", title="Reason step by step", trainers=["reasoning"],
+         description="Think, then answer: SFT on worked solutions, then GRPO or RAFT rewarded by math-verify on the "
+                     "answer and by the <think>…</think> format."),
     Goal(id="score", title="Train a scorer", trainers=["rm"],
          description="A reward model (RM) that scores answers, trained on preference pairs."),
     Goal(id="images", title="Answer questions about images", trainers=["vlm"],
@@ -40,6 +43,7 @@ DESCRIPTIONS = {
     "raft": "Sample, verify, keep the best, fine-tune; repeated for several cycles.",
     "vlm": "Vision-language SFT, GRPO or RAFT on image + text rows (TRL), judged by VLM verifiers.",
     "audio": "ASR (SFT, RAFT or GRPO with a WER reward) or audio classification.",
+    "reasoning": "Think/answer reasoning: SFT, GRPO (loss variants, dynamic sampling) or RAFT with math rewards.",
 }
 
 

@@ -21,8 +21,9 @@ NOT_MODEL = frozenset({"training_summary.json", "training_args.bin", "README.md"
 SHARED_CODE = ("config.py", "backend.py", "training", "evaluation.py", "summary.py", "data", "models", "mlx")
 # what the RL trainers (GRPO, RAFT) share besides (the verifiers enter the key through their own identity)
 RL_CODE = ("rl.py", "rollout")
-# what each RL trainer shares beyond SHARED_CODE (the VLM and audio trainers reuse RAFT's cycles)
-EXTRA_CODE = {"grpo": RL_CODE, "raft": RL_CODE, "vlm": (*RL_CODE, "raft"), "audio": (*RL_CODE, "raft")}
+# trainers built from other trainers' code: that code is theirs too (VLM and audio reuse RAFT's cycles)
+REUSED_CODE = {"grpo": RL_CODE, "raft": RL_CODE, "reasoning": ("sft", "grpo", "raft", "verifiers", *RL_CODE),
+               "agentic": ("raft", "verifiers", *RL_CODE), "vlm": (*RL_CODE, "raft"), "audio": (*RL_CODE, "raft")}
 
 
 def sha256_json(obj) -> str:
@@ -85,7 +86,7 @@ def model_digest(ref: str) -> str:
 def code_digest(modality: str) -> str:
     """Digest of the trainer's own folder plus the shared modules its results depend on."""
     h = hashlib.sha256()
-    for name in (modality, *SHARED_CODE, *EXTRA_CODE.get(modality, ())):
+    for name in (modality, *SHARED_CODE, *REUSED_CODE.get(modality, ())):
         target = PACKAGE / name
         if target.exists():
             h.update(name.encode() + b"\0" + tree_digest(target, (".py", ".jinja", ".json")).encode())

@@ -15,15 +15,29 @@ from pathlib import Path
 
 from halo_forge.paths import cached_folder, home
 
-BUILD_VERSION = 1  # bump when the builder's output changes
+BUILD_VERSION = 2  # bump when the builder's output changes (2: the chat template renders tools and tool calls)
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
-# ChatML with {% generation %} markers so TRL's assistant-only loss works on multi-turn chats.
+# ChatML with {% generation %} markers so TRL's assistant-only loss works on multi-turn chats. With `tools=`
+# a system turn lists each tool as `name(arg,...)` (short: the model has 512 positions); an assistant turn's
+# `tool_calls` render Hermes/Qwen-style as `<tool_call>{"name": ..., "arguments": {...}}</tool_call>`
+# (arguments given as a dict or as JSON text render alike), inside the generation markers; a `tool` turn is
+# an ordinary turn. Chats without tools render exactly as before.
 CHAT_TEMPLATE = (
+    "{%- if tools %}{{- '<|im_start|>system\\ntools:' }}"
+    "{%- for tool in tools %}{%- set f = tool['function'] if tool['function'] is defined else tool %}"
+    "{{- ' ' + f['name'] + '(' + ((f.get('parameters') or {}).get('properties') or {}) | list | join(',') + ')' }}{%- endfor %}"
+    "{{- '<|im_end|>\\n' }}{%- endif %}"
     "{%- for message in messages %}"
     "{{- '<|im_start|>' + message['role'] + '\\n' }}"
     "{%- if message['role'] == 'assistant' %}"
-    "{% generation %}{{- message['content'] + '<|im_end|>' }}{% endgeneration %}{{- '\\n' }}"
+    "{% generation %}{{- message['content'] or '' }}"
+    "{%- for call in message['tool_calls'] or [] %}"
+    "{%- set c = call['function'] if call['function'] is defined else call %}"
+    "{{- '<tool_call>{\"name\": \"' + c['name'] + '\", \"arguments\": ' }}"
+    "{%- if c['arguments'] is string %}{{- c['arguments'] }}{%- else %}{{- c['arguments'] | tojson }}{%- endif %}"
+    "{{- '}</tool_call>' }}{%- endfor %}"
+    "{{- '<|im_end|>' }}{% endgeneration %}{{- '\\n' }}"
     "{%- else %}{{- message['content'] + '<|im_end|>\\n' }}{%- endif %}"
     "{%- endfor %}"
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"

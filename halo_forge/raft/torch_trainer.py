@@ -49,9 +49,9 @@ def selection_plan(config) -> dict:
             "eval": {"max_new_tokens": config.eval_max_new_tokens, "batch_size": config.eval_batch_size}}
 
 
-def torch_ops(trainer, tokenizer, engine: str) -> CycleOps:
-    """RAFT's cycle on PyTorch: transformers models sampled by `engine`, fine-tuned with TRL's SFTTrainer. The plan's
-    trl/model/peft sections are `TorchRAFTTrainer.plan_for`'s."""
+def torch_ops(trainer, tokenizer, engine: str, *, rows=kept_rows) -> CycleOps:
+    """RAFT's cycle on PyTorch: transformers models sampled by `engine`, fine-tuned with TRL's SFTTrainer on
+    `rows(kept)`. The plan's trl/model/peft sections are `TorchRAFTTrainer.plan_for`'s."""
     plan, cfg = trainer.plan, trainer.config
 
     def sample(model, rows: list[dict], k: int) -> list[list[str]]:
@@ -71,7 +71,7 @@ def torch_ops(trainer, tokenizer, engine: str) -> CycleOps:
 
         with training.no_tqdm():
             sft = SFTTrainer(model=model, args=TRLSFTConfig(**plan["trl"], output_dir=str(folder / "trainer")),
-                             train_dataset=Dataset.from_list(kept_rows(kept)), processing_class=tokenizer,
+                             train_dataset=Dataset.from_list(rows(kept)), processing_class=tokenizer,
                              peft_config=plan["peft"], callbacks=list(callbacks))
         training.quiet_trainer(sft).train()
         shutil.rmtree(folder / "trainer", ignore_errors=True)

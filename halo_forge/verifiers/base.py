@@ -23,7 +23,7 @@ from halo_forge.errors import ConfigError, DataError, HaloForgeError, VerifierEr
 
 ENTRY_POINT_GROUP = "halo_forge.verifiers"
 BUILTIN_MODULES = ("execution", "pytest_tests", "humaneval", "math_answer", "json_schema", "regex_format",
-                   "llm_judge", "vqa", "json_extract", "chart", "wer")
+                   "llm_judge", "vqa", "json_extract", "chart", "wer", "reasoning", "tool_calls")
 
 
 class VerifierPluginWarning(UserWarning):

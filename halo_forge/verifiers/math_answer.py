@@ -40,9 +40,10 @@ class MathVerifier(Verifier):
         gold_raw = row.get(self.field)
         if gold_raw is None:
             return fail(f"row has no {self.field!r}")
-        gold = parse(_gold_text(gold_raw), parsing_timeout=timeout)
+        # "$…$" first: bare LaTeX golds parse wrongly or not at all (2\sqrt{2} → 2, x^2+1 → nothing)
+        gold = parse(f"${_gold_text(gold_raw)}$", parsing_timeout=timeout)
         if not gold:
-            gold = parse(f"${_gold_text(gold_raw)}$", parsing_timeout=timeout)
+            gold = parse(_gold_text(gold_raw), parsing_timeout=timeout)
         if not gold:
             return fail(f"gold answer {str(gold_raw)[:80]!r} cannot be parsed")
         if self.require_boxed and "\\boxed" not in completion:

@@ -1,0 +1,112 @@
+"""The agentic demo on the tiny model, plain TRL: SFT on tool traces, then GRPO or RAFT raises held-out
+exact-call accuracy on the built-in tool world.
+
+    python -m halo_forge.agentic.demo --out /tmp/agentic-demo --method grpo
+
+Data: `tool_world` (calculator, unit converter, lookup table; single and parallel calls). The SFT traces come
+from a sloppy teacher (it swaps the units of a conversion and the operands of a subtraction on 60 % of those
+calls; about 43 % of the traces hold a wrong call), rendered with the chat template's ``tools=``,
+``tool_calls`` and ``tool`` turns, loss on the assistant turns only. Then:
+
+- ``grpo``: TRL GRPOTrainer on the first assistant turn (prompts rendered with the tools), reward: the
+  ``tool_call`` verifier's graded score;
+- ``raft``: cycles of sampling first turns from the current policy, keeping the ones that pass every
+  ``tool_call`` check, and SFT on their traces (the kept calls really run to give the tool turns).
+
+Held-out figures (greedy, questions never trained on): exact-call accuracy with the call-check breakdown, and
+episodes with the tools executed (final-answer accuracy, turns). Prints and writes ``<out>/demo.json``.
+"""
+
+from __future__ import annotations
+
+from halo_forge.reasoning import demo_kit as kit
+
+
+def _grpo(model, tok, train: list[dict], a):
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from halo_forge import rl
+    from halo_forge.agentic.grpo import single_turn_rows
+    from halo_forge.verifiers import get_verifier
+
+    args = GRPOConfig(output_dir=str(a.out / "grpo-run"), max_steps=a.rl_steps, per_device_train_batch_size=a.rl_batch,
+                      num_generations=a.generations, max_completion_length=a.max_completion, learning_rate=a.rl_lr,
+                      lr_scheduler_type="cosine", beta=0.0, temperature=1.0, logging_steps=10, seed=a.seed, **kit.CPU)
+    trainer = GRPOTrainer(model=model, args=args, processing_class=tok,
+                          reward_funcs=rl.reward_funcs([("tool_call", get_verifier("tool_call"), 1.0)],
+                                                       ["tools", "gold_calls"]),
+                          train_dataset=Dataset.from_list(single_turn_rows(train, tok)))
+    trainer.train()
+    rewards = [e["reward"] for e in trainer.state.log_history if "reward" in e]
+    return trainer.model, {"reward_first_last": [rewards[0], rewards[-1]] if rewards else None}
+
+
+def _raft(model, tok, train: list[dict], a):
+    import random
+
+    from halo_forge.agentic.calls import parse_calls
+    from halo_forge.agentic.rollout import first_turn_texts
+    from halo_forge.agentic.tools import world_tools
+    from halo_forge.data.tool_world import sft_trace
+    from halo_forge.verifiers import get_verifier
+
+    verifier, rng, cycles = get_verifier("tool_call"), random.Random(a.seed), []
+    for k in range(a.raft_cycles):
+        rows = rng.sample(train, a.raft_prompts)
+        samples = first_turn_texts(model, tok, rows, world_tools(), n=a.generations, do_sample=True,
+                                   max_new_tokens=a.max_completion, batch_size=64)
+        kept = [sft_trace(row, parse_calls(text)[0]) for row, texts in zip(rows, samples)
+                for text in dict.fromkeys(texts) if verifier.verify(text, row).passed]  # unique passing samples
+        cycles.append({"cycle": k, "generated": sum(map(len, samples)), "kept": len(kept)})
+        print("raft cycle", cycles[-1], flush=True)
+        if kept:
+            model = kit.sft(model, tok, kept, a.out / f"raft{k}-run", steps=max(1, len(kept) // a.rl_batch),
+                            batch=a.rl_batch, lr=a.rl_lr, seed=a.seed + k, assistant_only=True)
+    return model, {"raft_cycles": cycles}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = kit.parser(__doc__, heldout=150, sft_steps=1200, sft_batch=16, max_completion=140)
+    p.add_argument("--method", choices=["grpo", "raft"], default="grpo")
+    p.add_argument("--rl-steps", type=int, default=100)
+    p.add_argument("--rl-batch", type=int, default=32)
+    p.add_argument("--rl-lr", type=float, default=1e-4)
+    p.add_argument("--raft-cycles", type=int, default=2)
+    p.add_argument("--raft-prompts", type=int, default=256)
+    a = p.parse_args(argv)
+
+    from transformers import AutoModelForCausalLM
+
+    from halo_forge.agentic.evaluation import call_figures, episode_figures
+    from halo_forge.agentic.tools import world_tools
+    from halo_forge.data.tool_world import sft_trace, teacher_calls, tool_world_split
+
+    path, tok = kit.start(a)
+    train, heldout = tool_world_split(seed=a.seed)
+    heldout, tools = heldout[: a.heldout], world_tools()
+
+    def measure(m) -> dict:
+        return {"calls": call_figures(m, tok, heldout, tools, max_new_tokens=a.max_completion),
+                "episodes": episode_figures(m, tok, heldout, tools, max_new_tokens=a.max_completion)}
+
+    if a.sft_model:
+        model, sft_s = AutoModelForCausalLM.from_pretrained(a.sft_model), 0.0
+    else:
+        traces = [sft_trace(r, teacher_calls(r, a.seed)) for r in train]
+        model, sft_s = kit.timed(kit.sft, AutoModelForCausalLM.from_pretrained(path), tok, traces, a.out / "sft-run",
+                                 steps=a.sft_steps, batch=a.sft_batch, lr=a.sft_lr, seed=a.seed, assistant_only=True)
+        model.save_pretrained(str(a.out / "sft"))
+        tok.save_pretrained(str(a.out / "sft"))
+    after_sft = measure(model)
+    print("after SFT", after_sft, flush=True)
+    (model, extra), rl_s = kit.timed(_grpo if a.method == "grpo" else _raft, model, tok, train, a)
+    model.save_pretrained(str(a.out / a.method))
+    wrong = sum(teacher_calls(r, a.seed) != r["gold_calls"] for r in train) / len(train)
+    return kit.finish(a, {"train_rows": len(train), "heldout_rows": len(heldout), "teacher_wrong_fraction": wrong,
+                          "after_sft": after_sft, f"after_{a.method}": measure(model), "sft_seconds": sft_s,
+                          "rl_seconds": rl_s, **extra})
+
+
+if __name__ == "__main__":
+    main()
