@@ -83,6 +83,26 @@ def chain_split(n: int = 4000, seed: int = 0) -> tuple[list[dict], list[dict]]:
     return distinct_split(lambda i: chain_row(i, seed), n, HELDOUT_FRACTION)
 
 
+def addition_think_split(seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """The easy level, `arithmetic_think`: the quickstart's two-digit additions (same problems, same held-out
+    split, same sloppy teacher that drops the carry on 60 % of carry problems) as one worked step,
+    ``<think>47+38=75</think>75``; held-out rows carry the true sum."""
+    from halo_forge.data.builtin import arithmetic_split
+
+    def row(r: dict) -> dict:
+        a, b = r["prompt"][len("What is "):-1].split("+")
+        return {"prompt": _user(r["prompt"]),
+                "completion": [{"role": "assistant", "content": think_answer([f"{a}+{b}={r['completion']}"],
+                                                                              r["completion"])}],
+                "answer": r["answer"]}
+
+    train, heldout = arithmetic_split(seed)
+    return [row(r) for r in train], [row(r) for r in heldout]
+
+
+BUILTIN_SPLITS = {"arithmetic_chains": chain_split, "arithmetic_think": lambda n, seed: addition_think_split(seed)}
+
+
 # ------------------------------------------------------------------ hub sets
 
 def _last_boxed(text: str) -> str | None:
@@ -136,6 +156,8 @@ def _detect(row: dict, repo: str):
 REASONING_DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
     DatasetSpec("arithmetic_chains", "builtin", "Built-in, offline: chains of 2–4 additions/subtractions with "
                 "worked steps in <think>…</think>answer form; sloppy-teacher SFT labels, true held-out answers."),
+    DatasetSpec("arithmetic_think", "builtin", "Built-in, offline, the easy level: two-digit additions as one worked "
+                "step, <think>47+38=85</think>85; sloppy-teacher SFT labels (73 % right), true held-out answers."),
     DatasetSpec("gsm8k", "openai/gsm8k", "GSM8K grade-school math; worked solution → <think>, #### answer.",
                 from_gsm8k, config="main"),
     DatasetSpec("math", "DigitalLearningGmbH/MATH-lighteval", "MATH competition problems; solution → <think>, "
@@ -181,7 +203,7 @@ def load_reasoning_rows(name: str | None = None, *, data=None, seed: int = 0,
         return split_rows([_local_row(r, where(i)) for i, r in enumerate(raw)], HELDOUT_FRACTION, seed)
     spec = registry.get_spec(name or "arithmetic_chains", REASONING_DATASETS, "reasoning")
     if spec is not None and spec.source == "builtin":
-        return chain_split(n, seed)
+        return BUILTIN_SPLITS[spec.name](n, seed)
     repo = spec.source if spec else str(name)
     raw = loaders.load_hub(repo, spec.config if spec else None, spec.split if spec else "train")
     if not raw:
@@ -209,7 +231,7 @@ def load_reasoning_data(config):
     else:
         train, heldout = load_reasoning_rows(config.dataset, seed=config.seed)
         rows, where = train + heldout, (lambda i: f"{config.dataset}[row {i}]")
-        source = f"builtin:{config.dataset}" if config.dataset == "arithmetic_chains" else str(config.dataset)
+        source = f"builtin:{config.dataset}" if config.dataset in BUILTIN_SPLITS else str(config.dataset)
     if config.method == "sft":
         missing = next((i for i, r in enumerate(rows) if "completion" not in r), None)
         if missing is not None:
