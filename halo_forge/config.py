@@ -191,6 +191,14 @@ class CheckpointFields(FieldGroup):
     resume: bool = Field(False, description="Continue an interrupted run with the same config from its last checkpoint.")
 
 
+def set_but_unused(config, unused: dict[str, str]) -> list[Problem]:
+    """A problem for each field of `unused` (field → why this run does not use it) that was set away from its
+    default: a knob that would silently do nothing is a mistake to report, not to ignore."""
+    fields = type(config).model_fields
+    return [Problem(name, getattr(config, name), why) for name, why in unused.items()
+            if getattr(config, name) != fields[name].get_default(call_default_factory=True)]
+
+
 # Fields that say where and how a run writes or restarts, never what it trains: not part of the cache key.
 NOT_RESULT_FIELDS = frozenset({"output", "overwrite", "resume", "checkpoint_every", "vllm_server_base_url",
                                "vllm_server_host", "vllm_server_port", "vllm_server_timeout"})

@@ -24,6 +24,8 @@ TRAINERS: dict[str, tuple[str, str, str]] = {
              "halo_forge.data.prompts:load_prompt_data"),
     "raft": ("halo_forge.raft.config:RAFTConfig", "halo_forge.raft._dispatch",
              "halo_forge.data.prompts:load_prompt_data"),
+    "vlm": ("halo_forge.vlm.config:VLMConfig", "halo_forge.vlm._dispatch", "halo_forge.data.vision:load_vlm_data"),
+    "audio": ("halo_forge.audio.config:AudioConfig", "halo_forge.audio._dispatch", "halo_forge.data.audio:load_audio_data"),
     "reasoning": ("halo_forge.reasoning.config:ReasoningConfig", "halo_forge.reasoning._dispatch",
                   "halo_forge.data.reasoning_sets:load_reasoning_data"),
     "agentic": ("halo_forge.agentic.config:AgenticConfig", "halo_forge.agentic._dispatch",

@@ -8,10 +8,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from halo_forge.config import FieldGroup, Problem
+from halo_forge.config import FieldGroup, Problem, set_but_unused
 from halo_forge.training.trainer import TorchTrainer
 
 RolloutEngine = Literal["auto", "torch", "vllm", "mlx"]
+Method = Literal["sft", "grpo", "raft"]
 
 
 class RolloutFields(FieldGroup):
@@ -66,6 +67,54 @@ class RolloutFields(FieldGroup):
         weights = self.verifier_weights or [1.0] * len(self.verifiers)
         return "+".join(f"{w:g}*{verifier_identity(n, opts[n])}" if len(self.verifiers) > 1 else
                         verifier_identity(n, opts[n]) for n, w in zip(self.verifiers, weights))
+
+
+class GroupFields(FieldGroup):
+    """GRPO's group: several completions sampled per prompt, each rewarded relative to the others."""
+
+    num_generations: int = Field(4, gt=0, description="GRPO: completions sampled per prompt (the group); --batch-size counts completions, a multiple of it.")
+    no_scale_rewards: bool = Field(False, description="GRPO: do not divide advantages by the group's reward std (Dr. GRPO).")
+
+    def _check(self) -> list[Problem]:
+        if getattr(self, "method", "grpo") != "grpo":
+            return []
+        problems = []
+        if self.num_generations < 2 and not self.no_scale_rewards:
+            problems.append(Problem("num_generations", self.num_generations,
+                                    "leaves one completion per group: its reward std is 0 and scaled advantages are "
+                                    "undefined; use --num-generations 2 or more (or --no-scale-rewards)"))
+        if self.batch_size % self.num_generations:
+            problems.append(Problem("batch_size", self.batch_size,
+                                    f"not a multiple of --num-generations {self.num_generations}: each step must "
+                                    "hold whole groups"))
+        return problems
+
+
+class RAFTFields(FieldGroup):
+    """RAFT's cycles: sample from the current policy, verify, keep the best, fine-tune on them."""
+
+    cycles: int = Field(3, gt=0, description="RAFT: sample → verify → keep → fine-tune cycles.")
+    samples_per_prompt: int = Field(4, gt=0, description="RAFT: completions sampled per prompt each cycle.")
+    prompts_per_cycle: int | None = Field(None, gt=0, description="RAFT: prompts sampled each cycle (default: all training prompts).")
+    keep_percent: float = Field(0.5, description="RAFT: keep at most this fraction (0, 1] of the generated samples, best rewards first.")
+    reward_threshold: float = Field(1.0, ge=0, le=1, description="RAFT: keep only samples whose reward reaches this.")
+    min_samples: int = Field(1, gt=0, description="RAFT: skip a cycle's fine-tuning when fewer samples than this are kept.")
+
+    def _check(self) -> list[Problem]:
+        if not 0.0 < self.keep_percent <= 1.0:
+            return [Problem("keep_percent", self.keep_percent, "must be in (0, 1] (a fraction of the generated "
+                                                               "samples); e.g. 0.25 keeps the best quarter")]
+        return []
+
+
+def method_problems(config, table: dict[tuple[str, ...], tuple[str, ...]]) -> list[Problem]:
+    """The fields of `table` (methods → the fields only they use) set for a run of another --method."""
+    unused = {}
+    for methods, names in table.items():
+        if config.method not in methods:
+            why = f"applies to --method {' or '.join(methods)}; this run is --method {config.method}: drop it"
+            unused.update({name: why for name in names})
+    return set_but_unused(config, unused)
 
 
 def rollout_problems(config) -> list[Problem]:
@@ -128,6 +177,14 @@ def build_verifiers(config) -> list[tuple[str, Any, float]]:
     opts = config.verifier_options()
     weights = config.verifier_weights or [1.0] * len(config.verifiers)
     return [(n, get_verifier(n, **opts[n]), float(w)) for n, w in zip(config.verifiers, weights)]
+
+
+def check_verifier_rows(config, rows: list[dict], where) -> None:
+    """A DataError naming the first row that lacks a field one of the configured verifiers reads."""
+    from halo_forge.verifiers import check_rows
+
+    for _name, verifier, _w in build_verifiers(config):
+        check_rows(verifier, rows, where)
 
 
 def completion_text(completion) -> str:
@@ -194,3 +251,27 @@ def pass_rate(model, tokenizer, verifiers, rows: list[dict], *, max_new_tokens: 
 
     return Figure(sum(s["passed"] for s in scored) / len(rows), len(rows))
 
+
+
+def heldout_scores(verifiers, completions: list[str], rows: list[dict]):
+    """(Figures, details) of held-out completions: the pass rate of every verifier (`heldout_accuracy`, the
+    verdict's figure) and the mean weighted reward; details hold the breakdown of the verifiers' reasons and a
+    few examples (for the summary). No rows: no figures."""
+    from collections import Counter
+
+    from halo_forge.training.figures import Figure, Figures
+
+    if not rows:
+        return Figures(), {}
+    scored, n = score(verifiers, completions, rows), len(rows)
+    figures = Figures.of(heldout_accuracy=Figure(sum(s["passed"] for s in scored) / n, n),
+                         heldout_mean_reward=Figure(sum(s["reward"] for s in scored) / n, n))
+    details = {"verifier_breakdown": dict(Counter(s["reason"] for s in scored).most_common(8)),
+               "examples": [{"completion": c[:120], "reward": round(s["reward"], 4), "reason": s["reason"]}
+                            for c, s in zip(completions[:4], scored)]}
+    return figures, details
+
+
+def rows_have_fields(verifiers, rows: list[dict]) -> bool:
+    """Whether every row carries what every verifier reads (a held-out pass rate can be measured)."""
+    return all(row.get(f) is not None for _, v, _ in verifiers for f in v.required_fields() for row in rows)

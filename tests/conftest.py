@@ -75,8 +75,9 @@ def pytest_unconfigure(config):
 # `--dist loadfile --no-loadscope-reorder` (scripts/test.sh) no worker begins a long file when the others
 # are nearly done.
 LONGEST_FIRST = ("test_quickstart.py", "test_resume.py", "test_platform.py", "test_replay_all.py",
-                 "test_scale.py", "test_workers.py", "test_orchestrator_loss.py", "test_dashboard_browser.py",
-                 "test_reasoning_trainer.py", "test_agentic_trainer.py", "test_ui_browser.py")
+                 "test_vlm_trainer.py", "test_vlm_audio_demos.py", "test_scale.py", "test_workers.py",
+                 "test_orchestrator_loss.py", "test_dashboard_browser.py", "test_reasoning_trainer.py",
+                 "test_agentic_trainer.py", "test_ui_browser.py", "test_audio_trainer.py")
 
 
 def pytest_collection_modifyitems(config, items):

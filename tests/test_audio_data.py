@@ -132,21 +132,19 @@ def test_hub_audio_rows_arrive_as_bytes_and_materialise(tmp_path):
 
 
 def test_load_audio_data_local_file_for_each_task(tmp_path):
-    from types import SimpleNamespace
-
+    from halo_forge.audio.config import AudioConfig
     from halo_forge.data.media import MediaSplitData
 
     for k in range(4):
         _tone(tmp_path / f"{k}.wav")
     rows = [{"audio": f"{k}.wav", "text": "hi", "label": k % 2} for k in range(4)]
     (tmp_path / "rows.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    cfg = SimpleNamespace(data=str(tmp_path / "rows.jsonl"), dataset=None, seed=0, eval_split=0.25, max_samples=None,
-                          max_eval_samples=None, task="classification")
+    cfg = AudioConfig(data=tmp_path / "rows.jsonl", seed=0, eval_split=0.25, task="classification")
     data = audio.load_audio_data(cfg)
     assert isinstance(data, MediaSplitData) and len(data.train) == 3 and data.train[0]["audio"].startswith(str(tmp_path))
     (tmp_path / "bad.jsonl").write_text(json.dumps({"audio": "0.wav", "text": "hi"}) + "\n")
-    cfg.data = str(tmp_path / "bad.jsonl")
+    cfg = cfg.model_copy(update={"data": tmp_path / "bad.jsonl"})
     with pytest.raises(DataError, match=r"bad\.jsonl:1: 'label' is None, not a class index"):
         audio.load_audio_data(cfg)
-    cfg.task = "asr"
+    cfg = cfg.model_copy(update={"task": "asr"})
     assert audio.load_audio_data(cfg).train[0]["text"] == "hi"

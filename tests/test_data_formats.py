@@ -424,14 +424,19 @@ def test_builtin_arithmetic_split_is_disjoint_and_fixed():
     assert len(train_prompts) == len(train) and len(held_prompts) == len(held)
     assert train_prompts.isdisjoint(held_prompts)
     assert (train, held) == builtin.load_builtin("arithmetic")
-    # answers are the true sums; the training labels come from the sloppy teacher
+    # answers are the true sums; the training labels come from the teacher with two flaws
+    hundreds_left_off = hundreds_problems = 0
     for r in held + train:
         a, b = map(int, r["prompt"][0]["content"].removeprefix("What is ").removesuffix("?").split("+"))
         assert r["answer"] == str(a + b)
+        label, carried = r["completion"][0]["content"], a + b - 10 if builtin.has_carry(a, b) else a + b
+        # flaw 1: the carry into the tens is always dropped; flaw 2: a label of 100+ may lose its hundreds digit
+        assert label in (str(carried), str(carried)[1:] if carried >= 100 else None), (a, b, label)
+        hundreds_problems += carried >= 100
+        hundreds_left_off += len(label) < len(str(carried))
+    assert 0.55 < hundreds_left_off / hundreds_problems < 0.65
     right = sum(r["completion"][0]["content"] == r["answer"] for r in train) / len(train)
-    assert 0.65 < right < 0.8
-    # the teacher only ever drops the carry: wrong labels are exactly 10 short
-    assert all(int(r["answer"]) - int(r["completion"][0]["content"]) in (0, 10) for r in train)
+    assert 0.3 < right < 0.45
 
 
 def test_builtin_arithmetic_through_load_sft_data():

@@ -21,7 +21,11 @@ from halo_forge.config import build_config
 BASE = {"sft": {"dataset": "arithmetic"}, "dpo": {"dataset": "arithmetic_pref"}, "orpo": {"dataset": "arithmetic_pref"},
         "rm": {"dataset": "arithmetic_pref"}, "grpo": {"dataset": "arithmetic_prompts"},
         "raft": {"dataset": "arithmetic_prompts"}, "reasoning": {"dataset": "arithmetic_chains"},
-        "agentic": {"dataset": "tool_world"}}
+        "agentic": {"dataset": "tool_world"},
+        # one base per method (and task): a field counts as wired when it changes the plan of one of them
+        "vlm": [{"dataset": "shapes", "method": m} for m in ("sft", "grpo", "raft")],
+        "audio": [{"dataset": "spoken_digits", "task": "asr", "method": m} for m in ("sft", "grpo", "raft")]
+        + [{"dataset": "spoken_digits", "task": "classification"}]}
 # values that are not simply "the default, changed"
 SPECIAL = {"optim": "adafactor", "lora_target_modules": "q_proj,v_proj", "verifiers": ["regex_format"],
            "verifier_weights": [2.0], "verifier_args": ["tolerance=0.5"], "max_samples": 5,
@@ -91,7 +95,7 @@ def test_every_field_reaches_the_backend_or_is_declared(modality, backend, tmp_p
     monkeypatch.setattr(rollout, "_has", lambda module: True)  # the plan is built, nothing is loaded
     monkeypatch.setattr(rollout, "_cuda", lambda: True)
     cls = registry.config_class(modality)
-    base = build_config(cls, {**BASE[modality], "output": str(tmp_path / "out")})
+    bases = [build_config(cls, {**values, "output": str(tmp_path / "out")}) for values in _bases(modality)]
     trainer_cls = registry.dispatch(modality).trainer_class(backend)
     caps = capabilities(backend)
     declared, warned = trainer_cls.used_elsewhere, _warned_fields(trainer_cls)
@@ -99,13 +103,12 @@ def test_every_field_reaches_the_backend_or_is_declared(modality, backend, tmp_p
     for name, field in cls.model_fields.items():
         if name in declared:
             continue
-        context = {**dict(base), **CONTEXT.get(name, {}), **METHOD_CONTEXT.get(modality, {}).get(name, {})}
-        before = trainer_cls.plan_for(cls.model_construct(**context), caps)
-        changed = cls.model_construct(**{**context, name: _other_value(name, field)})
         if name in warned:  # ignored on this backend: it must say so, naming the flag
+            context = {**dict(bases[0]), **_context(modality, name)}
+            changed = cls.model_construct(**{**context, name: _other_value(name, field)})
             with pytest.warns(UserWarning, match=f"\\(--{name.replace('_', '-')}"):
                 trainer_cls.warn_ignored(changed)
-        elif _plain(trainer_cls.plan_for(changed, caps)) == _plain(before):
+        elif not any(_changes_the_plan(trainer_cls, cls, base, modality, name, field, caps) for base in bases):
             unwired.append(name)
     assert not unwired, f"{modality}: these fields change nothing the trainer hands to the libraries: {unwired}"
     # what is declared as used elsewhere is named with where, and is a field of this config
@@ -114,19 +117,47 @@ def test_every_field_reaches_the_backend_or_is_declared(modality, backend, tmp_p
     assert not stale or set(stale) <= {"ref_model", "unsafe_verifier_execution", "resume"}, stale
 
 
+def _bases(modality: str) -> list[dict]:
+    return BASE[modality] if isinstance(BASE[modality], list) else [BASE[modality]]
+
+
+def _context(modality: str, name: str) -> dict:
+    return {**CONTEXT.get(name, {}), **METHOD_CONTEXT.get(modality, {}).get(name, {})}
+
+
+def _changes_the_plan(trainer_cls, cls, base, modality: str, name: str, field, caps) -> bool:
+    context = {**dict(base), **_context(modality, name)}
+    before = trainer_cls.plan_for(cls.model_construct(**context), caps)
+    changed = cls.model_construct(**{**context, name: _other_value(name, field)})
+    return _plain(trainer_cls.plan_for(changed, caps)) != _plain(before)
+
+
 ROWS = {"sft": lambda i: {"prompt": f"{i}+1=", "completion": str(i + 1)},
         "pref": lambda i: {"prompt": f"{i}+1=", "chosen": str(i + 1), "rejected": str(i)},
         "prompts": lambda i: {"prompt": f"{i}+1=", "answer": str(i + 1)},
+        "images": lambda i: {"question": f"{i}+1=", "answer": str(i + 1), "image": "one.png"},
+        "clips": lambda i: {"audio": "one.wav", "text": f"clip {i}"},
         "tools": lambda i: {"prompt": f"{i}+1=", "gold_calls": [{"name": "add", "arguments": {"a": i, "b": 1}}],
                             "tools": [{"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}]}}
 KIND = {"sft": "sft", "dpo": "pref", "orpo": "pref", "rm": "pref", "grpo": "prompts", "raft": "prompts",
-        "reasoning": "prompts", "agentic": "tools"}
+        "reasoning": "prompts", "agentic": "tools", "vlm": "images", "audio": "clips"}
+
+
+def _media(folder: Path) -> None:
+    """The one image and the one clip the media rows point at."""
+    import numpy as np
+    import soundfile as sf
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(folder / "one.png")
+    sf.write(folder / "one.wav", np.zeros(1600, dtype="float32"), 16000)
 
 
 @pytest.mark.parametrize("modality", list(BASE))
 def test_data_fields_change_the_rows(modality, tmp_path):
     import json
 
+    _media(tmp_path)
     data = tmp_path / "rows.jsonl"
     data.write_text("".join(json.dumps(ROWS[KIND[modality]](i)) + "\n" for i in range(100)))
     cls = registry.config_class(modality)

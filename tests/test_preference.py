@@ -69,15 +69,20 @@ def test_formats_are_normalised_and_ties_dropped():
     assert out[3]["prompt"][0] == {"role": "system", "content": "be brief"}
 
 
-def test_builtin_preference_set_contrasts_the_true_sum_with_the_dropped_carry():
+def test_builtin_preference_set_judges_the_carry_only():
     from halo_forge.data import builtin
 
     train, heldout = builtin.load_builtin("arithmetic_pref")
     assert len(train) + len(heldout) == 90 * 90 and heldout
     held = {r["prompt"][0]["content"] for r in heldout}
     assert not held & {r["prompt"][0]["content"] for r in train}
-    row = next(r for r in train if r["prompt"][0]["content"] == "What is 17+25?")
-    assert row["chosen"][0]["content"] == "42" and row["rejected"][0]["content"] == "32" and row["answer"] == "42"
+    pairs = {r["prompt"][0]["content"]: (r["chosen"][0]["content"], r["rejected"][0]["content"], r["answer"])
+             for r in train + heldout}
+    assert pairs["What is 17+25?"] == ("42", "32", "42")  # the dropped carry is rejected
+    assert pairs["What is 17+21?"] == ("38", "48", "38")  # so is a spurious one
+    # both sides are written in the teacher's hand: where it leaves off the hundreds digit, so does the pair
+    short = [(c, r, a) for c, r, a in pairs.values() if int(a) >= 110 and len(c) == 2]
+    assert short and all(len(r) == 2 and c == a[1:] for c, r, a in short)
 
 
 # --- bad input: exit 2, one clear error naming file and line --------------------------------------

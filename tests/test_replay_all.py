@@ -1,4 +1,4 @@
-"""Replay is bit-identical for every trainer: SFT (LoRA and full), DPO, ORPO, RM, GRPO, RAFT and reasoning (SFT).
+"""Replay is bit-identical for every trainer: SFT (LoRA and full), DPO, ORPO, RM, GRPO, RAFT, VLM, audio and reasoning (SFT).
 
 Each run trains here (in this process, whose RNG and string-hash history differ from a fresh one),
 is recorded as the flow records it (inputs resolved as for the cache key, so the verifier identity is
@@ -35,6 +35,9 @@ RUNS = {
     "grpo": ("grpo", {**RL, "data": "prompts.jsonl", "batch_size": 8, "num_generations": 4, "beta": 0.0}),
     "raft": ("raft", {**RL, "data": "prompts.jsonl", "batch_size": 4, "cycles": 2, "samples_per_prompt": 2,
                       "prompts_per_cycle": 8, "keep_percent": 0.5}),
+    # rows that point at image and audio files: the recorded digest covers their bytes
+    "vlm": ("vlm", {"dataset": "shapes", "max_samples": 16, "batch_size": 4, "no_lora": True, "eval_max_new_tokens": 2}),
+    "audio": ("audio", {"dataset": "spoken_digits", "max_samples": 16, "batch_size": 8, "eval_max_new_tokens": 4}),
     "reasoning": ("reasoning", {"method": "sft", "dataset": "arithmetic_chains", "max_samples": 32, "batch_size": 8,
                                 "max_length": 128, "eval_max_new_tokens": 4, "no_lora": True, "learning_rate": 1e-3}),
 }

@@ -29,6 +29,11 @@ CASES = {
     "rm": {"dataset": "arithmetic_pref", "no_lora": True, "max_length": 64},
     "grpo": {"dataset": "arithmetic_prompts", "no_lora": True, "num_generations": 4, "beta": 0.0,
              "max_completion_length": 4, "eval_max_new_tokens": 4, "temperature": 1.0},
+    "vlm": {"dataset": "shapes", "no_lora": True, "max_samples": 32, "eval_max_new_tokens": 2},
+    # our own GRPO loop on transcripts: sampling after a resume must be what it was (RNG states restored)
+    "audio-grpo": {"dataset": "spoken_digits", "method": "grpo", "num_generations": 4, "max_completion_length": 4,
+                   "eval_max_new_tokens": 4, "verifiers": ["regex_format"], "verifier_args": ["pattern=.*[a-m]"],
+                   "max_samples": 32},
     # MLX (the micro model): LoRA dropout draws from the generator; GRPO samples and scores against a frozen copy
     # (DPO's MLX loop is the same `halo_forge.mlx.loop.fit`; its reference is a frozen copy too)
     "sft-mlx": {"dataset": "arithmetic", "accelerator": "mlx", "lora_rank": 4, "lora_dropout": 0.1,

@@ -145,7 +145,8 @@ def test_materialise_images_writes_pngs_named_by_content(tmp_path):
 def _config(**kw):
     from types import SimpleNamespace
 
-    base = dict(data=None, dataset="shapes", seed=0, eval_split=0.25, max_samples=None, max_eval_samples=None)
+    base = dict(data=None, dataset="shapes", seed=0, eval_split=0.25, max_samples=None, max_eval_samples=None,
+                method="sft")
     return SimpleNamespace(**{**base, **kw})
 
 

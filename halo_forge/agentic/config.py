@@ -9,13 +9,13 @@ from pydantic import Field
 
 from halo_forge.config import (CheckpointFields, GenerationEvalFields, LoraFields, Problem, ScheduleFields,
                                SequenceFields, TrainConfig)
-from halo_forge.rl import RolloutFields
+from halo_forge.rl import RAFTFields, RolloutFields
 
 Method = Literal["sft", "grpo", "raft"]
 LossType = Literal["grpo", "dr_grpo", "dapo", "bnpo"]
 
 
-class AgenticConfig(CheckpointFields, GenerationEvalFields, RolloutFields, LoraFields, SequenceFields, ScheduleFields,
+class AgenticConfig(CheckpointFields, GenerationEvalFields, RAFTFields, RolloutFields, LoraFields, SequenceFields, ScheduleFields,
                     TrainConfig):
     """Tool use and function calling: SFT on tool traces, or GRPO / RAFT rewarded by the tool-call checks.
 
@@ -52,13 +52,7 @@ class AgenticConfig(CheckpointFields, GenerationEvalFields, RolloutFields, LoraF
     epsilon: float = Field(0.2, gt=0, description="GRPO: clipping range of the importance ratio.")
     loss_type: LossType = Field("dapo", description="GRPO: TRL loss grpo, dr_grpo, dapo or bnpo.")
     no_scale_rewards: bool = Field(False, description="GRPO: do not divide advantages by the group's reward std.")
-    # RAFT
     cycles: int = Field(2, gt=0, description="RAFT: sample → verify → keep → fine-tune cycles.")
-    samples_per_prompt: int = Field(4, gt=0, description="RAFT: episodes sampled per prompt each cycle.")
-    prompts_per_cycle: int | None = Field(None, gt=0, description="RAFT: prompts sampled each cycle (default: all training prompts).")
-    keep_percent: float = Field(0.5, gt=0, le=1, description="RAFT: keep at most this fraction of the sampled episodes, best first.")
-    reward_threshold: float = Field(1.0, ge=0, le=1, description="RAFT: keep only episodes whose reward reaches this.")
-    min_samples: int = Field(1, gt=0, description="RAFT: skip a cycle's fine-tuning when fewer episodes than this are kept.")
 
     def _check(self) -> list[Problem]:
         problems = []

@@ -32,7 +32,8 @@ what this machine's backend cannot run — are reported together, before anythin
 `--checkpoint-every` optimiser steps (weights or adapter, optimiser, scheduler, RNG states, data position)
 in `.<output name>.state/<config and data digest>/` beside `--output`; after an interruption (even `kill -9`)
 the same command with `--resume` continues from the last complete checkpoint and ends with the same final
-loss and model as an uninterrupted run on CPU. RAFT resumes per cycle. The folder is removed when the run
+loss and model as an uninterrupted run on CPU. RAFT resumes per cycle. VLM and audio checkpoint the same way
+with `--method sft` or `grpo`, and resume per cycle with `--method raft`. The folder is removed when the run
 publishes its output. The MLX trainers (`--accelerator mlx`: SFT, DPO, GRPO, RAFT; see [MLX.md](MLX.md))
 checkpoint the same way (trainable weights, optimiser state, step, log; batches and random draws are a function
 of the seed and the step).

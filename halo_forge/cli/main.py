@@ -30,52 +30,50 @@ def root(version: bool = typer.Option(False, "--version", callback=_version, is_
 def quickstart(
     output_dir: Path = typer.Option(Path("outputs/quickstart"), help="Where the quickstart's runs are written."),
     seed: int = typer.Option(42, help="Random seed."),
-    max_steps: int = typer.Option(None, help="Override the SFT step count (default 600)."),
+    max_steps: int = typer.Option(None, help="Override the SFT step count (default 1000)."),
     dpo_max_steps: int = typer.Option(None, help="Override the DPO step count (default 100)."),
-    grpo_max_steps: int = typer.Option(None, help="Override the GRPO step count (default 300)."),
+    grpo_max_steps: int = typer.Option(None, help="Override the GRPO step count (default 200)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Train even if this exact run is already recorded."),
     strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
     accelerator: str = typer.Option("auto", help="Backend of the three stages: auto (PyTorch), cpu, cuda, rocm, mps or "
                                                  "mlx (the MLX trainers; slow on a Linux CPU: use the step options)."),
 ) -> None:
-    """Offline demo: the built-in tiny model learns two-digit addition (SFT, DPO, then GRPO) on CPU in a few minutes."""
+    """Offline demo: the built-in tiny model learns two-digit addition (SFT, DPO, then GRPO) (about 4 CPU-minutes)."""
     from rich.console import Console
 
     from halo_forge import quickstart as qs
-    from halo_forge.cli.report import print_run
+    from halo_forge.cli.report import exit_code, print_run
 
     console = Console()
     console.print("[bold]halo-forge quickstart[/]: SFT, DPO then GRPO of the built-in tiny model (halo-forge/tiny, ~1M "
                   "params) on two-digit addition, fully offline.")
-    console.print("The SFT labels come from a sloppy teacher that forgets the carry on 60 % of carry problems; "
-                  "held-out accuracy is scored against the true sums. DPO then prefers the true sum over the "
-                  "dropped-carry answer SFT copied; GRPO samples answers and rewards the ones the `math` "
-                  "verifier finds equal to the true sum.\n")
+    console.print("The SFT labels come from a teacher with two flaws: (1) it always forgets the carry into the tens "
+                  "(47+38 -> 75); (2) on 60 % of the problems whose answer reaches 100 it leaves off the hundreds "
+                  "digit (67+52 -> 19). SFT copies both. DPO's pairs prefer the carry done right over the carry done "
+                  "wrong, both written in the teacher's hand: they fix flaw 1 and say nothing about the hundreds "
+                  "digit. GRPO samples answers and rewards those the `math` verifier finds equal to the true sum: "
+                  "it fixes flaw 2. Held-out problems are never trained on and are scored against the true sums.\n")
     if accelerator == "mlx":
         console.print("On MLX: the MLX trainers run the same stages; their figures need not match PyTorch's. On a Linux "
                       "CPU MLX is ~10x slower than PyTorch: --max-steps, --dpo-max-steps and --grpo-max-steps shorten "
                       "the run.\n")
-    sft = print_run(qs.sft_config(output_dir, seed, max_steps, accelerator), no_cache=no_cache, console=console)
+    summaries = {"sft": print_run(qs.sft_config(output_dir, seed, max_steps, accelerator), no_cache=no_cache,
+                                  console=console)}
     console.print()
-    dpo = print_run(qs.dpo_config(output_dir, sft.outputs.model_path, seed, dpo_max_steps, accelerator),
-                    no_cache=no_cache, console=console)
+    summaries["dpo"] = print_run(qs.dpo_config(output_dir, summaries["sft"].outputs.model_path, seed, dpo_max_steps,
+                                               accelerator), no_cache=no_cache, console=console)
     console.print()
-    grpo = print_run(qs.grpo_config(output_dir, dpo.outputs.model_path, seed, grpo_max_steps, accelerator),
-                     no_cache=no_cache, console=console)
-
-    def figure(summary, metric: str, stage: str) -> str:
-        ev = next((e for e in summary.effectiveness.evaluations if e.metric == metric), None)
-        return "-" if ev is None else f"{ev.before:.1%} before {stage} -> {ev.after:.1%} after {stage}"
-
-    console.print(f"\n[bold]held-out results (200 problems never trained on){' — MLX' if accelerator == 'mlx' else ''}[/]")
-    for stage, summary in (("SFT", sft), ("DPO", dpo), ("GRPO", grpo)):
-        pref = figure(summary, 'heldout_preference_accuracy', stage)
-        console.print(f"  {stage}: held-out accuracy: {figure(summary, 'heldout_accuracy', stage)}; "
-                      + (f"preference accuracy: {pref}; " if pref != "-" else "")
-                      + f"verdict {summary.effectiveness.verdict}", soft_wrap=True)
-    from halo_forge.cli.report import exit_code
-
-    code = exit_code([sft, dpo, grpo], strict)
+    summaries["grpo"] = print_run(qs.grpo_config(output_dir, summaries["dpo"].outputs.model_path, seed,
+                                                 grpo_max_steps, accelerator), no_cache=no_cache, console=console)
+    n = summaries["sft"].effectiveness.evaluation.n
+    flaws = {stage: qs.flaw_counts(s.outputs.model_path, n) for stage, s in summaries.items()}
+    figures = qs.results(seed, summaries, flaws, backend=summaries["sft"].backend)
+    path = qs.write_results(output_dir, figures)
+    console.print()
+    for line in qs.report_lines(figures):
+        console.print(line, soft_wrap=True)
+    console.print(f"  figures: {path}")
+    code = exit_code(list(summaries.values()), strict)
     if code:
         raise typer.Exit(code)
 

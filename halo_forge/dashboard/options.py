@@ -26,6 +26,12 @@ GOALS = [
                      "answer and by the <think>…</think> format."),
     Goal(id="score", title="Train a scorer", trainers=["rm"],
          description="A reward model (RM) that scores answers, trained on preference pairs."),
+    Goal(id="images", title="Answer questions about images", trainers=["vlm"],
+         description="A vision-language model on image + text rows (charts, documents, counting): SFT on the "
+                     "answers, then GRPO or RAFT against verifiers that check them (--method)."),
+    Goal(id="speech", title="Transcribe or classify audio", trainers=["audio"],
+         description="Speech recognition (a Whisper-style model judged on word error rate; SFT, then RAFT or GRPO "
+                     "with a WER reward) or audio classification (--task)."),
 ]
 
 DESCRIPTIONS = {
@@ -35,8 +41,17 @@ DESCRIPTIONS = {
     "rm": "Reward model on preference pairs (TRL RewardTrainer).",
     "grpo": "Group-relative policy optimisation with verifier rewards (TRL GRPOTrainer).",
     "raft": "Sample, verify, keep the best, fine-tune; repeated for several cycles.",
+    "vlm": "Vision-language SFT, GRPO or RAFT on image + text rows (TRL), judged by VLM verifiers.",
+    "audio": "ASR (SFT, RAFT or GRPO with a WER reward) or audio classification.",
     "reasoning": "Think/answer reasoning: SFT, GRPO (loss variants, dynamic sampling) or RAFT with math rewards.",
 }
+
+
+# the built-in tiny models of the VLM and audio trainers (halo_forge.models.tiny.MULTIMODAL_TINY)
+MEDIA_MODELS = {"halo-forge/tiny-llava": "LLaVA for the vlm trainer (CLIP tower + Llama, 1.3M parameters)",
+                "halo-forge/tiny-whisper": "Whisper for the audio trainer's asr task (0.29M parameters)",
+                "halo-forge/tiny-audio-cls": "Whisper-encoder classifier for the audio trainer's classification task "
+                                             "(ten digits, 0.14M parameters)"}
 
 
 def _datasets(trainer: str) -> list[Choice]:
@@ -75,11 +90,13 @@ def fields(trainer: str, cls) -> dict[str, dict[str, Any]]:
 
 
 def _models(index) -> list[Choice]:
-    from halo_forge.models.tiny import TINY_MODELS
+    from halo_forge.models.tiny import MULTIMODAL_TINY, TINY_MODELS
 
     out = [Choice(name=name, source="built-in", description=f"Built-in random-init {spec.architecture} "
                   "(~1M parameters, tokenizer built locally): offline, trains in seconds on a CPU.")
            for name, spec in TINY_MODELS.items()]
+    out += [Choice(name=name, source="built-in", description=f"Built-in random-init {what}: offline, trains in "
+                   "seconds on a CPU.") for name, what in ((n, MEDIA_MODELS.get(n, n)) for n in MULTIMODAL_TINY)]
     if index is None:
         return out
     try:

@@ -11,6 +11,7 @@ import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from halo_forge.errors import DataError
 
@@ -22,6 +23,7 @@ class SplitData:
     source: str
     format: str
     notes: list[str] = field(default_factory=list)
+    media: ClassVar[bool] = False
 
     @property
     def digest(self) -> str:
@@ -31,15 +33,20 @@ class SplitData:
         """Materialise the exact rows (train and held-out) so a replay trains on the same split."""
         from halo_forge.summary import write_json_atomic
 
+        media = {"media": True} if self.media else {}  # rows point at media files: their digest hashes the bytes
         return write_json_atomic(Path(path), {"source": self.source, "format": self.format, "notes": self.notes,
-                                              "digest": self.digest, "train": self.train, "heldout": self.heldout})
+                                              "digest": self.digest, **media, "train": self.train,
+                                              "heldout": self.heldout})
 
     @classmethod
     def load(cls, path: Path) -> "SplitData":
+        from halo_forge.data.media import MediaSplitData
+
         try:
             blob = json.loads(Path(path).read_text(encoding="utf-8"))
-            data = cls(train=blob["train"], heldout=blob["heldout"], source=blob["source"], format=blob["format"],
-                       notes=blob.get("notes", []))
+            kind = MediaSplitData if blob.get("media") else cls
+            data = kind(train=blob["train"], heldout=blob["heldout"], source=blob["source"], format=blob["format"],
+                        notes=blob.get("notes", []))
         except (OSError, ValueError, KeyError) as exc:
             raise DataError(f"{path}: not a materialised halo-forge dataset ({exc})",
                             hint="re-run the original training, or `halo-forge runs reindex`") from None
@@ -70,37 +77,14 @@ def split_rows(rows: list[dict], fraction: float, seed: int) -> tuple[list[dict]
 
 
 def load_sft_data(config) -> SplitData:
-    from halo_forge.data import builtin, formats, loaders, registry
+    """SFT rows: instruction/response pairs, chats or text, in one of the formats `formats` detects."""
+    from halo_forge.data import builtin, formats, registry
+    from halo_forge.data.split import RowSource, formatted, load_split
 
-    if config.data is not None:
-        path = Path(config.data)
-        rows = loaders.read_local(path)
-        fmt, rows = formats.normalise_rows(rows, loaders.row_locator(path))
-        train, heldout = split_rows(rows, config.eval_split, config.seed)
-        source = str(path)
-    else:
-        spec = registry.get_spec(config.dataset, registry.SFT_DATASETS, "sft")
-        if spec is not None and spec.source == "builtin":
-            train, heldout = builtin.load_builtin(spec.name)
-            fmt, source = "prompt_completion", f"builtin:{spec.name}"
-        else:
-            repo = spec.source if spec else config.dataset
-            raw = loaders.load_hub(repo, spec.config if spec else None, spec.split if spec else "train")
-            where = lambda i: f"{repo}[row {i}]"  # noqa: E731
-            if not raw:
-                raise DataError(f"{repo}: the dataset is empty")
-            if spec and spec.formatter:
-                fmt, rows = spec.name, [spec.formatter(r, where(i)) for i, r in enumerate(raw)]
-            else:
-                fmt, rows = formats.normalise_rows(raw, where)
-            train, heldout = split_rows(rows, config.eval_split, config.seed)
-            source = repo
-    if not train:
-        raise DataError(f"{source}: no training rows left after the held-out split",
-                        hint="add rows or lower --eval-split")
-    notes = []
-    if config.max_samples is not None and len(train) > config.max_samples:
-        train = train[: config.max_samples]
-        notes.append(f"training on the first {config.max_samples} rows (--max-samples)")
-    heldout = heldout[: config.max_eval_samples]
-    return SplitData(train=train, heldout=heldout, source=source, format=fmt, notes=notes)
+    def canonical(raw):
+        if raw.spec is not None and raw.spec.formatter is not None:  # a short name's formatter gives canonical rows
+            return raw.spec.name, formatted(raw), []
+        return (*formats.normalise_rows(raw.rows, raw.where), [])
+
+    return load_split(config, RowSource(registry.SFT_DATASETS, canonical, builtin.load_builtin, "prompt_completion",
+                                        trainer="sft"))

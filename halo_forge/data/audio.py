@@ -114,6 +114,23 @@ def _decode(ref: Any, where: str):
     return wave.mean(axis=1), rate, name
 
 
+def check_rate(rate: int, name: Any, where: str, *, declared: int | None = None, expected: int | None = None,
+               target: int = 16000) -> None:
+    """A DataError naming the row for a clip whose rate is outside 8-192 kHz, differs from the row's declared
+    `sampling_rate` (a mislabelled file), or from the rate the run requires (`--sampling-rate`)."""
+    if declared is not None and int(declared) != rate:
+        raise DataError(f"{where}: audio {str(name)!r} is {rate} Hz but the row says sampling_rate={declared}",
+                        hint="fix the row's sampling_rate (or drop it: the file's own rate is read and resampled)")
+    if expected is not None and rate != expected:
+        raise DataError(f"{where}: audio {str(name)!r} is {rate} Hz but --sampling-rate requires {expected} Hz",
+                        hint=f"re-export it at {expected} Hz (`ffmpeg -i in.wav -ar {expected} out.wav`), or drop "
+                             "--sampling-rate to resample every clip to the model's rate")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise DataError(f"{where}: audio {str(name)!r} is sampled at {rate} Hz, outside the supported "
+                        f"{MIN_RATE}-{MAX_RATE} Hz", hint=f"re-export it at {target} Hz, e.g. "
+                                                         f"`ffmpeg -i in.wav -ar {target} out.wav`")
+
+
 def load_audio(ref: Any, where: str, *, sampling_rate: int = 16000, declared_rate: int | None = None):
     """float32 mono samples at `sampling_rate` (resampled from the file's rate with scipy).
 
@@ -121,16 +138,41 @@ def load_audio(ref: Any, where: str, *, sampling_rate: int = 16000, declared_rat
     (a mislabelled file), is a DataError naming the row.
     """
     wave, rate, name = _decode(ref, where)
-    if declared_rate is not None and int(declared_rate) != rate:
-        raise DataError(f"{where}: audio {str(name)!r} is {rate} Hz but the row says sampling_rate={declared_rate}",
-                        hint="fix the row's sampling_rate (or drop it: the file's own rate is read and resampled)")
-    if not MIN_RATE <= rate <= MAX_RATE:
-        raise DataError(f"{where}: audio {str(name)!r} is sampled at {rate} Hz, outside the supported "
-                        f"{MIN_RATE}-{MAX_RATE} Hz", hint=f"re-export it at {sampling_rate} Hz, e.g. "
-                                                         f"`ffmpeg -i in.wav -ar {sampling_rate} out.wav`")
+    check_rate(rate, name, where, declared=declared_rate, target=sampling_rate)
     if wave.size == 0:
         raise DataError(f"{where}: audio {str(name)!r} has no samples", hint="drop the row or replace the file")
     return resample(wave, rate, sampling_rate)
+
+
+def probe_clips(rows: list[dict], where: Callable[[int], str], *, expected_rate: int | None = None) -> None:
+    """Read every clip file's header once (no decoding): a corrupt file or a wrong rate names its row before
+    training starts."""
+    import soundfile as sf
+
+    for i, row in enumerate(rows):
+        ref = row["audio"]
+        if not isinstance(ref, str):
+            continue
+        try:
+            info = sf.info(ref)
+        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+            raise DataError(f"{where(i)} (audio): cannot read audio {ref!r}: {exc}",
+                            hint="the file is corrupt or in a format libsndfile does not read (use WAV, FLAC, OGG "
+                                 "or MP3)") from None
+        check_rate(info.samplerate, ref, f"{where(i)} (audio)", declared=row.get("sampling_rate"),
+                   expected=expected_rate)
+
+
+def check_durations(waves: list, where: Callable[[int], str], *, max_samples: int | None, rate: int) -> None:
+    """A DataError naming the first clip longer than the model hears (its feature extractor's window): the
+    extractor would cut it silently and the model would learn a transcript it never heard in full."""
+    if not max_samples:
+        return
+    for i, wave in enumerate(waves):
+        if len(wave) > max_samples:
+            raise DataError(f"{where(i)} (audio): the clip is {len(wave) / rate:.2f} s but the model hears at most "
+                            f"{max_samples / rate:.2f} s (its feature extractor's window)",
+                            hint="cut or split the clip, or use a model with a longer window")
 
 
 def load_waves(rows: list[dict], where: Callable[[int], str], *, sampling_rate: int = 16000) -> list:
@@ -172,9 +214,18 @@ def load_builtin(name: str, seed: int = 0) -> tuple[list[dict], list[dict]]:
 
 def load_audio_data(config):
     """The audio trainer's rows (`MediaSplitData`: digest over the audio bytes) for `config.task` (asr,
-    classification) from --data, a built-in set or a hub dataset; `load_waves` then reads every clip."""
+    classification) from --data, a built-in set or a hub dataset; every local clip's header is read here (a
+    corrupt file or a wrong rate names its line), ASR rows must carry what the verifiers read; `load_waves`
+    then reads every clip."""
     from halo_forge.data.media import load_media_split
+    from halo_forge.rl import check_verifier_rows
+
+    def check(rows: list[dict], where: Callable[[int], str]) -> None:
+        if config.data is not None or config.sampling_rate is not None:
+            probe_clips(rows, where, expected_rate=config.sampling_rate)
+        if config.task == "asr":
+            check_verifier_rows(config, rows, where)
 
     return load_media_split(config, datasets=AUDIO_DATASETS, trainer="audio", load_builtin=load_builtin,
                             normalise=lambda rows, where, base: normalise_rows(rows, where, base, task=config.task),
-                            materialise=materialise_audio)
+                            materialise=materialise_audio, check=check)

@@ -1,11 +1,17 @@
 """Built-in offline datasets, generated deterministically (no download, no files to ship).
 
 `arithmetic`: two-digit addition questions ("What is 47+38?") with exact answers. The training
-labels come from a deliberately *sloppy teacher* that forgets the carry on 60 % of the problems
-that need one (about 73 % of labels are right), so supervised fine-tuning copies a specific flaw
-and plateaus well below 100 %: that headroom is what the later, checker-driven stages (DPO on the
-model's own mistakes, GRPO with an exact-answer reward) are there to win back. Held-out rows are
-scored against the true sums, never the teacher's.
+labels come from a deliberately *sloppy teacher* with two independent flaws (about 36 % of its
+labels are right):
+  1. it always forgets the carry into the tens: 47+38 -> 75, 68+57 -> 115;
+  2. on 60 % of the problems whose answer reaches 100 it leaves off the hundreds digit: 67+52 -> 19
+     (which problems is fixed per problem; on the other 40 % it writes 119).
+Supervised fine-tuning copies both flaws. `arithmetic_pref` holds the preference pairs that fix
+flaw 1 only: the teacher's answer with the carry done right (chosen) against the same answer with
+the carry wrong (rejected), both in the teacher's hand, so flaw 2 is still in 60 % of the chosen
+answers of 100 or more: no pair tells the hundreds digit right from wrong. `arithmetic_prompts`
+(halo_forge.data.prompts) has the same problems with the true sums, for a verifier. Held-out rows
+are the same problems in every set and are scored against the true sums, never the teacher's.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Iterable
 
 PAIRS = [(a, b) for a in range(10, 100) for b in range(10, 100)]
 HELDOUT_FRACTION = 0.1
-TEACHER_CARRY_MISS_RATE = 0.6
+TEACHER_HUNDREDS_MISS_RATE = 0.6  # flaw 2: answers of 100 or more written without their hundreds digit
 
 
 def _unit(key: str) -> float:
@@ -27,18 +33,28 @@ def is_heldout(a: int, b: int) -> bool:
     return _unit(f"heldout:{a}+{b}") < HELDOUT_FRACTION
 
 
-def sloppy_sum(a: int, b: int, seed: int = 0) -> int:
-    """The teacher's answer: on 60 % of carry problems it drops the carry into the tens digit."""
-    carry = (a % 10) + (b % 10) >= 10
-    if carry and _unit(f"teacher:{seed}:{a}+{b}") < TEACHER_CARRY_MISS_RATE:
-        return a + b - 10
-    return a + b
+def has_carry(a: int, b: int) -> bool:
+    """Whether the units digits carry into the tens (47+38: 7+8 = 15)."""
+    return (a % 10) + (b % 10) >= 10
+
+
+def teacher_writes(value: int, a: int, b: int, seed: int = 0) -> str:
+    """How the teacher writes `value` as its answer to a+b: flaw 2, a value of 100 or more loses its
+    hundreds digit on TEACHER_HUNDREDS_MISS_RATE of the problems (a fixed draw per problem)."""
+    if value >= 100 and _unit(f"teacher-hundreds:{seed}:{a}+{b}") < TEACHER_HUNDREDS_MISS_RATE:
+        return str(value)[1:]
+    return str(value)
+
+
+def sloppy_answer(a: int, b: int, seed: int = 0) -> str:
+    """The teacher's answer to a+b: flaw 1, the carry into the tens is always dropped; then flaw 2."""
+    return teacher_writes(a + b - 10 if has_carry(a, b) else a + b, a, b, seed)
 
 
 def arithmetic_row(a: int, b: int, seed: int = 0) -> dict:
     return {
         "prompt": f"What is {a}+{b}?",
-        "completion": str(sloppy_sum(a, b, seed)),
+        "completion": sloppy_answer(a, b, seed),
         "answer": str(a + b),
     }
 
@@ -68,22 +84,20 @@ def to_chat(row: dict) -> dict:
 
 
 def preference_row(a: int, b: int) -> dict:
-    """True sum (chosen) against the mistake an SFT'd model copied from the sloppy teacher (rejected).
-
-    Carry problems: the dropped carry (a+b-10), the teacher's own flaw and the dominant error of the
-    quickstart's SFT model (MEASURED: rejected answers drawn from the model's own mistakes work best).
-    Other problems: an off-by-ten tens digit (a+b+10), a mistake of the same shape.
-    """
-    carry = (a % 10) + (b % 10) >= 10
-    wrong = a + b - 10 if carry else a + b + 10
+    """A pair that judges the carry only: the teacher's answer with the carry into the tens done right
+    (chosen) against the same answer with it wrong (rejected): dropped on a carry problem (47+38: 85
+    over 75), spurious otherwise (17+21: 38 over 48). Both are written by the teacher, so flaw 2
+    stays (67+58: 25 over 15 on a problem where it drops the hundreds digit); `answer` is the true sum."""
+    total = a + b
+    wrong = total - 10 if has_carry(a, b) else total + 10
     return {"prompt": [{"role": "user", "content": f"What is {a}+{b}?"}],
-            "chosen": [{"role": "assistant", "content": str(a + b)}],
-            "rejected": [{"role": "assistant", "content": str(wrong)}],
-            "answer": str(a + b)}
+            "chosen": [{"role": "assistant", "content": teacher_writes(total, a, b)}],
+            "rejected": [{"role": "assistant", "content": teacher_writes(wrong, a, b)}],
+            "answer": str(total)}
 
 
 def preference_split() -> tuple[list[dict], list[dict]]:
-    """(train, held-out) pairs over the same problems as `arithmetic_split` (held-out never trained on)."""
+    """(train, held-out) pairs over the problems of `arithmetic_split` (held-out never trained on)."""
     train, heldout = [], []
     for a, b in PAIRS:
         (heldout if is_heldout(a, b) else train).append(preference_row(a, b))
@@ -92,8 +106,8 @@ def preference_split() -> tuple[list[dict], list[dict]]:
 
 
 BUILTIN = {
-    "arithmetic": "two-digit addition with exact answers; sloppy-teacher labels (73 % right), true held-out answers",
-    "arithmetic_pref": "two-digit addition preference pairs: true sum vs the dropped-carry mistake",
+    "arithmetic": "two-digit addition; labels from a teacher with two flaws (36 % right), true held-out answers",
+    "arithmetic_pref": "two-digit addition preference pairs that judge the carry only (right over wrong)",
 }
 
 

@@ -9,7 +9,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from halo_forge.data import SplitData
 from halo_forge.errors import DataError
@@ -44,7 +44,8 @@ def write_by_content(data: bytes, folder: Path, suffix: str) -> str:
     return str(path)
 
 
-def _refs(row: dict) -> list[str]:
+def media_refs(row: dict) -> list[str]:
+    """The media file paths a canonical row points at (its image, images and audio columns)."""
     out = []
     for col in MEDIA_COLUMNS:
         value = row.get(col)
@@ -67,7 +68,7 @@ def media_digest(*row_lists: list[dict]) -> str:
     h = hashlib.sha256()
     for rows in row_lists:
         for row in rows:
-            files = {ref: _file_digest(ref) for ref in _refs(row)}
+            files = {ref: _file_digest(ref) for ref in media_refs(row)}
             plain = {k: v for k, v in row.items() if k not in MEDIA_COLUMNS}
             media = {col: ([files.get(v, v) for v in row[col]] if isinstance(row[col], list) else files.get(row[col]))
                      for col in MEDIA_COLUMNS if col in row}
@@ -80,40 +81,24 @@ def media_digest(*row_lists: list[dict]) -> str:
 class MediaSplitData(SplitData):
     """Rows that point at image or audio files: the digest covers the files' bytes, not their paths."""
 
+    media: ClassVar[bool] = True
+
     @property
     def digest(self) -> str:
         return media_digest(self.train, self.heldout)
 
 
-def load_media_split(config, *, datasets: dict, trainer: str, load_builtin: Callable,
-                     normalise: Callable, materialise: Callable) -> MediaSplitData:
+def load_media_split(config, *, datasets: dict, trainer: str, load_builtin: Callable, normalise: Callable,
+                     materialise: Callable, check: Callable | None = None) -> MediaSplitData:
     """Train/held-out rows for `trainer` (vlm, audio) from --data (a local file; media paths relative to
-    it), a built-in set, or a hub dataset (its in-memory media written under `home()/data/media`)."""
-    from halo_forge.data import loaders, registry, split_rows
+    it), a built-in set, or a hub dataset (its in-memory media written under `home()/data/media`).
+    `check(rows, where)` sees every row before the split, `where(i)` naming its file line or hub row."""
+    from halo_forge.data.split import RowSource, formatted, load_split
     from halo_forge.paths import home
 
-    if config.data is not None:
-        path = Path(config.data)
-        rows = normalise(loaders.read_local(path), loaders.row_locator(path), path.parent)
-        (train, heldout), source = split_rows(rows, config.eval_split, config.seed), str(path)
-    else:
-        spec = registry.get_spec(config.dataset, datasets, trainer)
-        if spec is not None and spec.source == "builtin":
-            (train, heldout), source = load_builtin(spec.name), f"builtin:{spec.name}"
-        else:
-            source = spec.source if spec else config.dataset
-            raw = loaders.load_hub(source, spec.config if spec else None, spec.split if spec else "train")
-            if not raw:
-                raise DataError(f"{source}: the dataset is empty")
-            where = lambda i: f"{source}[row {i}]"  # noqa: E731
-            rows = [spec.formatter(r, where(i)) for i, r in enumerate(raw)] if spec and spec.formatter else raw
-            rows = materialise(normalise(rows, where, None), home() / "data" / "media")
-            train, heldout = split_rows(rows, config.eval_split, config.seed)
-    if not train:
-        raise DataError(f"{source}: no training rows left after the held-out split", hint="add rows or lower --eval-split")
-    notes = []
-    if config.max_samples is not None and len(train) > config.max_samples:
-        train = train[: config.max_samples]
-        notes.append(f"training on the first {config.max_samples} rows (--max-samples)")
-    return MediaSplitData(train=train, heldout=heldout[: config.max_eval_samples], source=source, format=trainer,
-                          notes=notes)
+    def canonical(raw):
+        rows = normalise(formatted(raw), raw.where, raw.base)
+        return trainer, rows if raw.base is not None else materialise(rows, home() / "data" / "media"), []
+
+    return load_split(config, RowSource(datasets, canonical, load_builtin, trainer, check=check,
+                                        kind=MediaSplitData, trainer=trainer))

@@ -14,8 +14,6 @@ A row whose chosen equals its rejected teaches nothing: it is dropped and counte
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from halo_forge.errors import DataError
 
 HH_ASSISTANT = "\n\nAssistant:"
@@ -125,41 +123,15 @@ def normalise_pairs(rows: list, where, source: str) -> tuple[list[dict], int]:
 
 def load_preference_data(config):
     """`SplitData` of preference rows for DPO, ORPO and RM (same split rules as SFT)."""
-    from halo_forge.data import SplitData, builtin, loaders, registry, split_rows
+    from halo_forge.data import builtin, registry
+    from halo_forge.data.split import RowSource, formatted, load_split
 
-    ties = 0
-    if config.data is not None:
-        path = Path(config.data)
-        raw = loaders.read_local(path)
-        rows, ties = normalise_pairs(raw, loaders.row_locator(path), str(path))
-        source, fmt = str(path), "preference"
-        train, heldout = split_rows(rows, config.eval_split, config.seed) if rows else ([], [])
-    else:
-        spec = registry.get_spec(config.dataset, registry.PREFERENCE_DATASETS, config.modality)
-        if spec is not None and spec.source == "builtin":
-            train, heldout = builtin.load_builtin(spec.name)
-            fmt, source = "preference", f"builtin:{spec.name}"
-            rows = train + heldout
-        else:
-            repo = spec.source if spec else config.dataset
-            raw = loaders.load_hub(repo, spec.config if spec else None, spec.split if spec else "train")
-            where = lambda i: f"{repo}[row {i}]"  # noqa: E731
-            if spec and spec.formatter:
-                raw = [spec.formatter(r, where(i)) for i, r in enumerate(raw)]
-            rows, ties = normalise_pairs(raw, where, repo)
-            fmt, source = spec.name if spec else "preference", repo
-            train, heldout = split_rows(rows, config.eval_split, config.seed) if rows else ([], [])
-    if not rows:
-        raise DataError(f"{source}: every row has chosen == rejected ({ties} ties): nothing to prefer",
-                        hint="each pair needs a chosen response that differs from its rejected one")
-    if not train:
-        raise DataError(f"{source}: no training rows left after the held-out split",
-                        hint="add rows or lower --eval-split")
-    notes = []
-    if ties:
-        notes.append(f"dropped {ties} row(s) whose chosen equals its rejected")
-    if config.max_samples is not None and len(train) > config.max_samples:
-        train = train[: config.max_samples]
-        notes.append(f"training on the first {config.max_samples} rows (--max-samples)")
-    heldout = heldout[: config.max_eval_samples]
-    return SplitData(train=train, heldout=heldout, source=source, format=fmt, notes=notes)
+    def canonical(raw):
+        rows, ties = normalise_pairs(formatted(raw), raw.where, raw.label)
+        if not rows:
+            raise DataError(f"{raw.label}: every row has chosen == rejected ({ties} ties): nothing to prefer",
+                            hint="each pair needs a chosen response that differs from its rejected one")
+        notes = [f"dropped {ties} row(s) whose chosen equals its rejected"] if ties else []
+        return ("preference" if raw.spec is None else raw.spec.name), rows, notes
+
+    return load_split(config, RowSource(registry.PREFERENCE_DATASETS, canonical, builtin.load_builtin, "preference"))

@@ -11,8 +11,6 @@ Rows are checked against the configured verifiers before any sampling: a missing
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from halo_forge.data.registry import DatasetSpec
 from halo_forge.errors import DataError
 
@@ -113,50 +111,22 @@ def _prompt_row(row, where: str) -> dict:
     return out
 
 
+def _builtin(name: str) -> tuple[list[dict], list[dict]]:
+    from halo_forge.data import split_rows
+
+    return arithmetic_prompt_split() if name == "arithmetic_prompts" else split_rows(code_prompt_rows(), 0.25, 0)
+
+
 def load_prompt_data(config):
-    """`SplitData` of prompt rows for a GRPO/RAFT config (checked against its verifiers)."""
-    from halo_forge.data import SplitData, loaders, registry, split_rows
+    """`SplitData` of prompt rows for a GRPO/RAFT config (every row checked against its verifiers)."""
+    from halo_forge.data.split import RowSource, load_split
+    from halo_forge.rl import check_verifier_rows
 
-    locate = None
-    if config.data is not None:
-        path = Path(config.data)
-        raw = loaders.read_local(path)
-        if not raw:
-            raise DataError(f"{path}: the file holds no rows", hint="one JSON object per line: prompt + ground truth")
-        locate = loaders.row_locator(path)
-        rows = [_prompt_row(r, locate(i)) for i, r in enumerate(raw)]
-        train, heldout = split_rows(rows, config.eval_split, config.seed)
-        index = {id(r): i for i, r in enumerate(rows)}
-        source = str(path)
-    else:
-        spec = registry.get_spec(config.dataset, PROMPT_DATASETS, config.modality)
-        if spec is not None and spec.source == "builtin":
-            if spec.name == "arithmetic_prompts":
-                train, heldout = arithmetic_prompt_split()
-            else:
-                train, heldout = split_rows(code_prompt_rows(), 0.25, 0)
-            rows, source = train + heldout, f"builtin:{spec.name}"
-        else:
-            repo = spec.source if spec else config.dataset
-            raw = loaders.load_hub(repo, spec.config if spec else None, spec.split if spec else "train")
-            if not raw:
-                raise DataError(f"{repo}: the dataset is empty")
-            where = lambda i: f"{repo}[row {i}]"  # noqa: E731
-            rows = [spec.formatter(r, where(i)) if spec and spec.formatter else _prompt_row(r, where(i))
-                    for i, r in enumerate(raw)]
-            train, heldout = split_rows(rows, config.eval_split, config.seed)
-            source = repo
-        index = {id(r): i for i, r in enumerate(rows)}
-        locate = (lambda i: f"{source}[row {i}]")
-    from halo_forge.rl import build_verifiers
-    from halo_forge.verifiers import check_rows
+    def canonical(raw):
+        if raw.base is not None and not raw.rows:
+            raise DataError(f"{raw.label}: the file holds no rows", hint="one JSON object per line: prompt + ground truth")
+        fmt = raw.spec.formatter if raw.spec is not None and raw.spec.formatter else _prompt_row
+        return "prompt", [fmt(r, raw.where(i)) for i, r in enumerate(raw.rows)], []
 
-    for name, verifier, _w in build_verifiers(config):
-        for part in (train, heldout):
-            check_rows(verifier, part, lambda j, part=part: locate(index.get(id(part[j]), j)))
-    notes = []
-    if config.max_samples is not None and len(train) > config.max_samples:
-        train = train[: config.max_samples]
-        notes.append(f"training on the first {config.max_samples} prompts (--max-samples)")
-    heldout = heldout[: config.max_eval_samples]
-    return SplitData(train=train, heldout=heldout, source=source, format="prompt", notes=notes)
+    return load_split(config, RowSource(PROMPT_DATASETS, canonical, _builtin, "prompt", unit="prompts",
+                                        check=lambda rows, where: check_verifier_rows(config, rows, where)))

@@ -110,8 +110,8 @@ def _columns(*names: str) -> Callable[[dict, str], dict]:
 
 # Preference pairs for DPO, ORPO and RM (`halo-forge dpo datasets`); rows normalised by data.preference.
 PREFERENCE_DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
-    DatasetSpec("arithmetic_pref", "builtin", "Built-in, offline: two-digit addition, true sum (chosen) vs the "
-                "dropped-carry mistake an SFT'd quickstart model makes (rejected)."),
+    DatasetSpec("arithmetic_pref", "builtin", "Built-in, offline: two-digit addition pairs that judge the carry "
+                "only: carry right (chosen) vs wrong (rejected), both in the quickstart teacher's hand."),
     DatasetSpec("ultrafeedback", "HuggingFaceH4/ultrafeedback_binarized", "61k GPT-4-rated pairs; chat lists "
                 "collapsed to prompt + final assistant reply.", _columns("prompt", "chosen", "rejected"),
                 split="train_prefs"),

@@ -230,10 +230,26 @@ def load_builtin(name: str, seed: int = 0) -> tuple[list[dict], list[dict]]:
     return vision_builtin.split(name, seed)
 
 
+def check_images(rows: list[dict], where: Callable[[int], str]) -> None:
+    """Open every image file of `rows` once: a corrupt or unreadable one names its row before training starts."""
+    for i, row in enumerate(rows):
+        for k, ref in enumerate(row.get("images", [])):
+            if isinstance(ref, str):
+                open_image(ref, f"{where(i)} (images[{k}])")
+
+
 def load_vlm_data(config):
     """The VLM trainer's rows (`MediaSplitData`: digest over the image bytes) from --data, a built-in set
-    or a hub dataset; every image path is checked here, every image is opened by `load_images`."""
+    or a hub dataset; every image of a local file is opened here (a bad one names its line), and every row
+    must carry what the configured verifiers read."""
     from halo_forge.data.media import load_media_split
+    from halo_forge.rl import check_verifier_rows
+
+    def check(rows: list[dict], where: Callable[[int], str]) -> None:
+        if config.data is not None:
+            check_images(rows, where)
+        if config.method != "sft":  # SFT measures the pass rate when rows allow it, else the held-out loss
+            check_verifier_rows(config, rows, where)
 
     return load_media_split(config, datasets=VLM_DATASETS, trainer="vlm", load_builtin=load_builtin,
-                            normalise=normalise_rows, materialise=materialise_images)
+                            normalise=normalise_rows, materialise=materialise_images, check=check)

@@ -21,9 +21,9 @@ NOT_MODEL = frozenset({"training_summary.json", "training_args.bin", "README.md"
 SHARED_CODE = ("config.py", "backend.py", "training", "evaluation.py", "summary.py", "data", "models", "mlx")
 # what the RL trainers (GRPO, RAFT) share besides (the verifiers enter the key through their own identity)
 RL_CODE = ("rl.py", "rollout")
-# trainers built from other trainers' code: that code is theirs too
+# trainers built from other trainers' code: that code is theirs too (VLM and audio reuse RAFT's cycles)
 REUSED_CODE = {"grpo": RL_CODE, "raft": RL_CODE, "reasoning": ("sft", "grpo", "raft", "verifiers", *RL_CODE),
-               "agentic": ("raft", "verifiers", *RL_CODE)}
+               "agentic": ("raft", "verifiers", *RL_CODE), "vlm": (*RL_CODE, "raft"), "audio": (*RL_CODE, "raft")}
 
 
 def sha256_json(obj) -> str:

@@ -53,6 +53,10 @@ def dataset_file_digest(path: Path) -> str:
                         hint="restore it (git checkout / dvc checkout), or re-run the original training")
     try:
         blob = json.loads(path.read_text(encoding="utf-8"))
+        if blob.get("media"):  # rows that point at image or audio files: the digest hashes their bytes
+            from halo_forge.data.media import media_digest
+
+            return media_digest(blob["train"], blob["heldout"])
         return rows_digest(blob["train"], blob["heldout"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{path}: not a materialised halo-forge dataset ({exc})",

@@ -21,27 +21,54 @@ def _load(ref: str, what: str, load):
                               "classification), or halo-forge/tiny-whisper / halo-forge/tiny-audio-cls") from None
 
 
-def load_asr(ref: str, *, dtype=None):
-    """(model, processor) of a speech seq2seq model (Whisper-style) with its feature extractor and tokenizer."""
-    from transformers import AutoModelForSpeechSeq2Seq, AutoProcessor
+def load_processor(ref: str, task: str = "asr"):
+    """What prepares a speech model's inputs: an ASR model's processor (feature extractor + tokenizer), a
+    classifier's feature extractor (audio classifiers ship no tokenizer)."""
+    from transformers import AutoFeatureExtractor, AutoProcessor
+
+    if task != "asr":
+        return _load(ref, "audio classifier's feature extractor", AutoFeatureExtractor.from_pretrained)
+    processor = _load(ref, "speech-to-text processor", AutoProcessor.from_pretrained)
+    if not (hasattr(processor, "feature_extractor") and hasattr(processor, "tokenizer")):
+        raise ModelError(f"{ref!r} has no speech-to-text processor (feature extractor + tokenizer)",
+                         hint="pass a Whisper-style speech seq2seq model, or halo-forge/tiny-whisper")
+    processor.tokenizer.init_kwargs.pop("local_files_only", None)  # saved files must not depend on HF_HUB_OFFLINE
+    return processor
+
+
+def load_asr_model(ref: str, *, dtype=None):
+    """A speech seq2seq model (Whisper-style)."""
+    from transformers import AutoModelForSpeechSeq2Seq
 
     kw = {"dtype": dtype} if dtype is not None else {}
-    return _load(ref, "speech-to-text model",
-                 lambda p: (AutoModelForSpeechSeq2Seq.from_pretrained(p, **kw), AutoProcessor.from_pretrained(p)))
+    return _load(ref, "speech-to-text model", lambda p: AutoModelForSpeechSeq2Seq.from_pretrained(p, **kw))
 
 
-def load_classifier(ref: str, labels: list[str] | None = None, *, dtype=None):
-    """(model, feature_extractor) of an audio classifier. With `labels`, the head is sized to them
-    (a different label set re-initialises the head: `ignore_mismatched_sizes`)."""
-    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+def load_classifier_model(ref: str, labels: list[str] | None = None, *, dtype=None):
+    """An audio classifier. With `labels`, the head is sized to them (a different label set re-initialises the
+    head: `ignore_mismatched_sizes`)."""
+    from transformers import AutoModelForAudioClassification
 
     kw = {"dtype": dtype} if dtype is not None else {}
     if labels is not None:
         kw.update(num_labels=len(labels), id2label=dict(enumerate(labels)),
                   label2id={name: i for i, name in enumerate(labels)}, ignore_mismatched_sizes=True)
-    return _load(ref, "audio classifier",
-                 lambda p: (AutoModelForAudioClassification.from_pretrained(p, **kw),
-                            AutoFeatureExtractor.from_pretrained(p)))
+    return _load(ref, "audio classifier", lambda p: AutoModelForAudioClassification.from_pretrained(p, **kw))
+
+
+def load_asr(ref: str, *, dtype=None):
+    """(model, processor) of a speech seq2seq model (Whisper-style) with its feature extractor and tokenizer."""
+    return load_asr_model(ref, dtype=dtype), load_processor(ref, "asr")
+
+
+def load_classifier(ref: str, labels: list[str] | None = None, *, dtype=None):
+    """(model, feature_extractor) of an audio classifier (see `load_classifier_model`)."""
+    return load_classifier_model(ref, labels, dtype=dtype), load_processor(ref, "classification")
+
+
+def extractor_of(processor):
+    """The feature extractor of a processor (or the extractor itself)."""
+    return getattr(processor, "feature_extractor", processor)
 
 
 def features(extractor, waves: list) -> dict:

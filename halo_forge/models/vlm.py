@@ -24,28 +24,59 @@ class _NoTorchvisionNotice(logging.Filter):
         return "requires torchvision" not in record.getMessage()
 
 
-def load_vlm(ref: str, *, dtype=None):
-    """(model, processor) for a hub id, a local folder or a built-in tiny VLM (`halo-forge/tiny-llava`)."""
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+def _processor_source(path: str) -> str:
+    """Where a processor is read from: the folder itself, or a LoRA adapter folder's base when it holds none."""
+    from pathlib import Path
+
+    from halo_forge.models.loading import adapter_base, resolve_model
+
+    base = adapter_base(path)
+    return path if base is None or (Path(path) / "preprocessor_config.json").is_file() else resolve_model(base)
+
+
+def _model_error(ref: str, exc: Exception) -> ModelError:
+    return ModelError(f"cannot load vision-language model {ref!r}: {str(exc).splitlines()[0]}",
+                      hint="pass an image-text-to-text model (LLaVA, Qwen2-VL, Idefics, …) hub id or folder, "
+                           "or halo-forge/tiny-llava")
+
+
+def load_processor(ref: str):
+    """The processor (image processor + tokenizer + chat template) of a VLM hub id, folder or tiny VLM."""
+    from transformers import AutoProcessor
     from transformers.utils import logging as hf_logging
 
     from halo_forge.models.loading import resolve_model
 
-    path = resolve_model(ref)
     hf_logging.get_logger("transformers").addFilter(_NoTorchvisionNotice())
     try:
-        processor = AutoProcessor.from_pretrained(path)
-        model = AutoModelForImageTextToText.from_pretrained(path, **({"dtype": dtype} if dtype is not None else {}))
+        processor = AutoProcessor.from_pretrained(_processor_source(resolve_model(ref)))
     except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot load vision-language model {ref!r}: {str(exc).splitlines()[0]}",
-                         hint="pass an image-text-to-text model (LLaVA, Qwen2-VL, Idefics, …) hub id or folder, "
-                              "or halo-forge/tiny-llava") from None
+        raise _model_error(ref, exc) from None
     if not hasattr(processor, "image_processor"):
         raise ModelError(f"{ref!r} has no image processor: it is not a vision-language model",
                          hint="use an image-text-to-text model, or `halo-forge sft` for text-only models")
     if processor.tokenizer.pad_token is None:
         processor.tokenizer.pad_token = processor.tokenizer.eos_token
-    return model, processor
+    processor.tokenizer.init_kwargs.pop("local_files_only", None)  # saved files must not depend on HF_HUB_OFFLINE
+    return processor
+
+
+def load_model(ref: str, *, dtype=None):
+    """The VLM itself (a LoRA adapter folder: its base with the adapter merged, so stages chain)."""
+    from transformers import AutoModelForImageTextToText
+
+    from halo_forge.models.loading import _load, resolve_model
+
+    try:
+        return _load(AutoModelForImageTextToText, resolve_model(ref), dtype=dtype)
+    except ValueError as exc:
+        raise _model_error(ref, exc) from None
+
+
+def load_vlm(ref: str, *, dtype=None):
+    """(model, processor) for a hub id, a local folder or a built-in tiny VLM (`halo-forge/tiny-llava`)."""
+    processor = load_processor(ref)
+    return load_model(ref, dtype=dtype), processor
 
 
 def freeze(model, *, vision_tower: bool = False, projector: bool = False) -> dict[str, int]:
@@ -62,6 +93,16 @@ def freeze(model, *, vision_tower: bool = False, projector: bool = False) -> dic
                          hint=f"this architecture names them differently from {VISION_PREFIXES + PROJECTOR_PREFIXES}")
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {"trainable_parameters": trainable, "frozen_parameters": frozen}
+
+
+def lora_exclusions(*, vision_tower: bool = False, projector: bool = False) -> str | None:
+    """A PEFT `exclude_modules` pattern that keeps LoRA adapters off the frozen parts (None: adapt everything)."""
+    import re
+
+    prefixes = (VISION_PREFIXES if vision_tower else ()) + (PROJECTOR_PREFIXES if projector else ())
+    if not prefixes:
+        return None
+    return "^(" + "|".join(re.escape(p) for p in sorted(set(prefixes))) + ").*"
 
 
 def prompt_messages(row: dict) -> list[dict]:
@@ -117,3 +158,26 @@ def heldout_figures(model, processor, rows: list[dict], verifier, **gen) -> dict
     return {"mean_reward": sum(r.reward for r in results) / max(1, len(results)),
             "pass_rate": sum(r.passed for r in results) / max(1, len(results)), "samples": len(results),
             "reasons": dict(Counter(r.reason for r in results).most_common(5))}
+
+
+def resume_renamed_weights(trainer):
+    """Make a transformers Trainer resume a VLM's full-weight checkpoint under the names its model uses.
+
+    transformers' `Trainer._load_from_checkpoint` loads the checkpoint's state dict as saved — in the original
+    format `save_pretrained` writes (LLaVA: `language_model.model.*`) — with `strict=False`, so the weights the
+    model renames when loading (`model.language_model.*`) silently keep their start values on resume
+    (huggingface/transformers#43701). A checkpoint holding a full model is loaded the way `from_pretrained`
+    loads it instead; adapter checkpoints (PEFT's own names) go through the Trainer as before."""
+    from pathlib import Path
+
+    library_load = trainer._load_from_checkpoint
+
+    def load(resume_from_checkpoint: str, model=None) -> None:
+        model = model if model is not None else trainer.model
+        if not (Path(resume_from_checkpoint) / "config.json").is_file() or hasattr(model, "peft_config"):
+            return library_load(resume_from_checkpoint, model)
+        saved = type(model).from_pretrained(resume_from_checkpoint, dtype=next(model.parameters()).dtype)
+        model.load_state_dict(saved.state_dict())
+
+    trainer._load_from_checkpoint = load
+    return trainer

@@ -57,7 +57,7 @@ def materialise(config, ws: Workspace) -> tuple[Path, str, str]:
     if memo is not None and memo.is_file():
         rec = json.loads(memo.read_text())
         data_file = ws.datasets_dir / rec["file"]
-        if data_file.is_file():
+        if data_file.is_file() and all(_stamp(ref) == was for ref, was in rec.get("media", {}).items()):
             return data_file, rec["digest"], rec["source"]
     data = registry.load_data(config)
     digest = data.digest
@@ -67,9 +67,26 @@ def materialise(config, ws: Workspace) -> tuple[Path, str, str]:
     if memo is not None:
         memo.parent.mkdir(parents=True, exist_ok=True)
         tmp = memo.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"file": data_file.name, "digest": digest, "source": data.source}))
+        tmp.write_text(json.dumps({"file": data_file.name, "digest": digest, "source": data.source,
+                                   **({"media": _media_stamps(data)} if data.media else {})}))
         os.replace(tmp, memo)
     return data_file, digest, data.source
+
+
+def _media_stamps(data) -> dict[str, list | None]:
+    """Size and mtime of every media file the rows point at: the memo is stale once one of them changes
+    (the rows file itself may not: an image rewritten behind the same path)."""
+    from halo_forge.data.media import media_refs
+
+    return {ref: _stamp(ref) for rows in (data.train, data.heldout) for row in rows for ref in media_refs(row)}
+
+
+def _stamp(path: str) -> list | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
 
 
 def resolve_inputs(config, ws: Workspace) -> ResolvedInputs:

@@ -7,12 +7,12 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from halo_forge.config import (GenerationEvalFields, LoraFields, Problem, ScheduleFields, SequenceFields,
-                               TrainConfig)
-from halo_forge.rl import RolloutFields
+from halo_forge.config import GenerationEvalFields, LoraFields, Problem, ScheduleFields, SequenceFields, TrainConfig
+from halo_forge.rl import RAFTFields, RolloutFields
 
 
-class RAFTConfig(GenerationEvalFields, RolloutFields, LoraFields, SequenceFields, ScheduleFields, TrainConfig):
+class RAFTConfig(GenerationEvalFields, RAFTFields, RolloutFields, LoraFields, SequenceFields, ScheduleFields,
+                 TrainConfig):
     """Reward-ranked fine-tuning: per cycle, sample from the current policy, verify, keep the best, SFT on them.
 
     Resumable per cycle (--resume). No --load-in-4bit: each cycle's adapter is merged into the policy."""
@@ -24,24 +24,14 @@ class RAFTConfig(GenerationEvalFields, RolloutFields, LoraFields, SequenceFields
     datasets: ClassVar[str] = "halo_forge.data.prompts:PROMPT_DATASETS"
 
     output: Path = Field(Path("outputs/raft"), description="Folder for the model and training_summary.json.")
-    cycles: int = Field(3, gt=0, description="Sample → verify → keep → fine-tune cycles.")
-    samples_per_prompt: int = Field(4, gt=0, description="Completions sampled per prompt each cycle.")
-    prompts_per_cycle: int | None = Field(None, gt=0, description="Prompts sampled each cycle (default: all training prompts).")
-    keep_percent: float = Field(0.5, description="Keep at most this fraction (0, 1] of the generated samples, best rewards first.")
-    reward_threshold: float = Field(1.0, ge=0, le=1, description="Keep only samples whose reward reaches this.")
-    min_samples: int = Field(1, gt=0, description="Skip a cycle's fine-tuning when fewer samples than this are kept.")
     resume: bool = Field(False, description="Continue from the last finished cycle of an interrupted run (rollouts are cached per cycle).")
     learning_rate: float = Field(1e-4, gt=0, description="Peak learning rate of each cycle's fine-tuning.")
     eval_max_new_tokens: int = Field(32, gt=0, description="Tokens generated per held-out prompt when measuring the pass rate.")
     rollout_only: bool = Field(False, description="With --accelerator mlx: sample with MLX, fine-tune with PyTorch (TRL's SFTTrainer); the MLX engine loads the current policy each cycle.")
 
-    def _check(self) -> list[Problem]:
-        problems = []
-        if not 0.0 < self.keep_percent <= 1.0:
-            problems.append(Problem("keep_percent", self.keep_percent, "must be in (0, 1] (a fraction of the generated "
-                                                                       "samples); e.g. 0.25 keeps the best quarter"))
+    def _check(self) -> list[Problem]:  # keep_percent is checked by RAFTFields
         if self.rollout_only and self.accelerator != "mlx":
-            problems.append(Problem("rollout_only", True, "only MLX runs split rollouts from the update: add "
-                                                          "--accelerator mlx (MLX samples, PyTorch fine-tunes), or "
-                                                          "use --rollout-engine to choose the sampler of a PyTorch run"))
-        return problems
+            return [Problem("rollout_only", True, "only MLX runs split rollouts from the update: add --accelerator mlx "
+                                                  "(MLX samples, PyTorch fine-tunes), or use --rollout-engine to choose "
+                                                  "the sampler of a PyTorch run")]
+        return []

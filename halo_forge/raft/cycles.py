@@ -19,12 +19,13 @@ from pathlib import Path
 from halo_forge.summary import write_json_atomic
 
 
-def select(rows: list[dict], samples: list[list[str]], scores: list[list[dict]], *, keep_percent: float,
-           threshold: float) -> list[dict]:
-    """The kept training rows: reward ≥ threshold, best first, unique per prompt, at most keep_percent."""
+def ranked(samples: list[list[str]], scores: list[list[dict]], *, keep_percent: float,
+           threshold: float) -> list[tuple[float, int, str]]:
+    """The kept samples as (reward, row index, text): reward ≥ threshold, best first, unique per row, at most
+    keep_percent of the generated samples."""
     generated = sum(len(s) for s in samples)
     cands = []
-    for i, (row, outs, sc) in enumerate(zip(rows, samples, scores)):
+    for i, (outs, sc) in enumerate(zip(samples, scores)):
         seen = set()
         for text, s in zip(outs, sc):
             if s["reward"] >= threshold and text.strip() and text not in seen:
@@ -32,8 +33,14 @@ def select(rows: list[dict], samples: list[list[str]], scores: list[list[dict]],
                 cands.append((s["reward"], i, text))
     cands.sort(key=lambda c: (-c[0], c[1]))
     limit = max(1, math.floor(keep_percent * generated)) if generated else 0
+    return cands[:limit]
+
+
+def select(rows: list[dict], samples: list[list[str]], scores: list[list[dict]], *, keep_percent: float,
+           threshold: float) -> list[dict]:
+    """The kept training rows (prompt + the kept completion), see `ranked`."""
     return [{"prompt": rows[i]["prompt"], "completion": [{"role": "assistant", "content": text}], "reward": r}
-            for r, i, text in cands[:limit]]
+            for r, i, text in ranked(samples, scores, keep_percent=keep_percent, threshold=threshold)]
 
 
 def yield_diagnostics(cycles: list[dict], *, min_samples: int) -> dict:

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from halo_forge.config import (CheckpointFields, GenerationEvalFields, LoraFields, Problem, QuantFields,
                                ScheduleFields, SequenceFields, TrainConfig)
+from halo_forge.rl import RAFTFields
 
 Method = Literal["sft", "grpo", "raft"]
 LossType = Literal["grpo", "dapo", "dr_grpo", "bnpo", "cispo", "sapo", "luspo", "vespo"]  # = grpo_options.LOSS_TYPES
@@ -32,7 +33,7 @@ METHODS_OF: dict[str, tuple[str, ...]] = {
     **{f: ("raft",) for f in RAFT_ONLY}}
 
 
-class ReasoningConfig(CheckpointFields, GenerationEvalFields, QuantFields, LoraFields, SequenceFields, ScheduleFields,
+class ReasoningConfig(CheckpointFields, GenerationEvalFields, RAFTFields, QuantFields, LoraFields, SequenceFields, ScheduleFields,
                       TrainConfig):
     """Reasoning in the think/answer format: `<think>…</think>` then the answer. --method sft learns worked
     solutions; grpo and raft sample from the policy and reward the answer (math-verify against the row's
@@ -66,12 +67,6 @@ class ReasoningConfig(CheckpointFields, GenerationEvalFields, QuantFields, LoraF
     mask_truncated_completions: bool = Field(False, description="GRPO: no loss on completions cut at --max-completion-length (DAPO).")
     importance_sampling_level: Literal["token", "sequence"] = Field("token", description="GRPO: importance ratios per token, or per sequence (GSPO; with --loss-type grpo or luspo).")
     dynamic_sampling_rounds: int = Field(0, ge=0, description="GRPO: drop groups whose rewards are all equal and resample up to N rounds per batch (DAPO's dynamic sampling; 0: off).")
-    cycles: int = Field(3, gt=0, description="RAFT: sample → verify → keep → fine-tune cycles.")
-    samples_per_prompt: int = Field(4, gt=0, description="RAFT: completions sampled per prompt each cycle.")
-    prompts_per_cycle: int | None = Field(None, gt=0, description="RAFT: prompts sampled each cycle (default: all training prompts).")
-    keep_percent: float = Field(0.5, gt=0, le=1, description="RAFT: keep at most this fraction (0, 1] of the samples, best rewards first.")
-    reward_threshold: float = Field(1.0, ge=0, le=1, description="RAFT: keep only samples whose weighted reward reaches this.")
-    min_samples: int = Field(1, gt=0, description="RAFT: skip a cycle's fine-tuning when fewer samples than this are kept.")
 
     def _check(self) -> list[Problem]:
         from halo_forge.reasoning.grpo_options import loss_problems

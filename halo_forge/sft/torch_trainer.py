@@ -81,7 +81,5 @@ def _last_turn_as_completion(row: dict) -> dict:
         return row
     msgs = row["messages"]
     last = max(i for i, m in enumerate(msgs) if m["role"] == "assistant")
-    out = {"prompt": msgs[:last], "completion": [msgs[last]]}
-    if "answer" in row:
-        out["answer"] = row["answer"]
-    return out
+    rest = {k: v for k, v in row.items() if k != "messages"}  # answer, images …
+    return {"prompt": msgs[:last], "completion": [msgs[last]], **rest}

@@ -60,14 +60,16 @@ class Run:
         self.state: CheckpointState | None = None
         self.initial_adapter: Path | None = None
 
-    def load(self, load_data, *, chat_template: bool = False):
+    def load(self, load_data, *, chat_template: bool = False, processor=None):
         """The run's rows (unless the flow passed them), the resolved model reference and its tokenizer
-        (given a plain chat template when it has none and `chat_template`); notes go to the summary."""
+        (given a plain chat template when it has none and `chat_template`) — or, for a model whose inputs are
+        prepared by something else (a VLM's or a speech model's processor), `processor(model_ref)`; notes go
+        to the summary."""
         from halo_forge.models.loading import ensure_chat_template, load_tokenizer, resolve_model
 
         data = self.owner.data if self.owner.data is not None else load_data(self.config)
         model_ref = resolve_model(self.config.model)
-        tokenizer = load_tokenizer(model_ref)
+        tokenizer = (processor or load_tokenizer)(model_ref)
         self.notes += data.notes
         note = ensure_chat_template(tokenizer) if chat_template else None
         if note:

@@ -55,3 +55,16 @@ class WERVerifier(Verifier):
         if rate <= self.pass_at:
             return VerifyResult(reward, True, {"reason": f"{self.metric} {rate:.3f}", **figures})
         return fail(f"{self.metric} {rate:.3f}", reward=reward, **figures)
+
+
+def corpus_error_rates(references: list[str], hypotheses: list[str], *, normalise: bool = True) -> dict[str, float]:
+    """Corpus-level WER and CER (every edit over every reference word or character, as ASR results are
+    reported), after the same normalisation as the verifier; rows with an empty reference are left out."""
+    import jiwer
+
+    norm = _normaliser() if normalise else (lambda text: text)
+    pairs = [(norm(r), norm(h)) for r, h in zip(references, hypotheses)]
+    refs, hyps = [r for r, _ in pairs if r.strip()], [h for r, h in pairs if r.strip()]
+    if not refs:
+        return {}
+    return {"wer": float(jiwer.wer(refs, hyps)), "cer": float(jiwer.cer(refs, hyps))}

@@ -1,0 +1,1 @@
+"""Speech: `halo-forge audio train --task asr|classification --method sft|raft|grpo`."""
