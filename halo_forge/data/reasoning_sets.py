@@ -83,21 +83,28 @@ def chain_split(n: int = 4000, seed: int = 0) -> tuple[list[dict], list[dict]]:
     return distinct_split(lambda i: chain_row(i, seed), n, HELDOUT_FRACTION)
 
 
+def addition_think_row(a: int, b: int, seed: int = 0) -> dict:
+    """One easy-level row: the teacher drops the carry on `TEACHER_CARRY_MISS_RATE` of the carry problems (a
+    fixed draw per problem), in its worked step and its answer; ``answer`` is the true sum."""
+    taught = a + b
+    if (a % 10) + (b % 10) >= 10 and _unit(f"teacher:{seed}:{a}+{b}") < TEACHER_CARRY_MISS_RATE:
+        taught -= 10
+    return {"prompt": _user(f"What is {a}+{b}?"),
+            "completion": [{"role": "assistant", "content": think_answer([f"{a}+{b}={taught}"], taught)}],
+            "answer": str(a + b)}
+
+
 def addition_think_split(seed: int = 0) -> tuple[list[dict], list[dict]]:
-    """The easy level, `arithmetic_think`: the quickstart's two-digit additions (same problems, same held-out
-    split, same sloppy teacher that drops the carry on 60 % of carry problems) as one worked step,
-    ``<think>47+38=75</think>75``; held-out rows carry the true sum."""
-    from halo_forge.data.builtin import arithmetic_split
+    """The easy level, `arithmetic_think`: the quickstart's two-digit additions and held-out split, as one
+    worked step, ``<think>47+38=75</think>75``, from a one-flaw teacher (a dropped carry, 73 % of its answers
+    right; the quickstart's own teacher has other flaws). Held-out rows in a fixed shuffled order."""
+    from halo_forge.data.builtin import PAIRS, is_heldout
 
-    def row(r: dict) -> dict:
-        a, b = r["prompt"][len("What is "):-1].split("+")
-        return {"prompt": _user(r["prompt"]),
-                "completion": [{"role": "assistant", "content": think_answer([f"{a}+{b}={r['completion']}"],
-                                                                              r["completion"])}],
-                "answer": r["answer"]}
-
-    train, heldout = arithmetic_split(seed)
-    return [row(r) for r in train], [row(r) for r in heldout]
+    train, heldout = [], []
+    for a, b in PAIRS:
+        (heldout if is_heldout(a, b) else train).append(addition_think_row(a, b, seed))
+    heldout.sort(key=lambda r: _unit("order:" + r["prompt"][0]["content"]))
+    return train, heldout
 
 
 BUILTIN_SPLITS = {"arithmetic_chains": chain_split, "arithmetic_think": lambda n, seed: addition_think_split(seed)}
