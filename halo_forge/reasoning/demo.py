@@ -5,8 +5,8 @@ answer accuracy while format compliance stays high.
     python -m halo_forge.reasoning.demo --out /tmp/chains --level arithmetic_chains  # 2-4 steps (does not win yet)
 
 Data: a built-in reasoning level. `arithmetic_think` (default): two-digit additions as one worked step,
-``<think>47+38=75</think>75``; the SFT labels come from the quickstart's sloppy teacher, which drops the carry on
-60 % of carry problems (73 % of training answers right). `arithmetic_chains`: 2–4 additions/subtractions with
+``<think>47+38=75</think>75``; the SFT labels come from a sloppy teacher that drops the carry on 60 % of carry
+problems (73 % of training answers right). `arithmetic_chains`: 2–4 additions/subtractions with
 worked steps, the same teacher flaw per step (about 45 % of training answers right).
 SFT (TRL SFTTrainer, completion-only loss) copies the format and the flaw; GRPO (TRL GRPOTrainer, rewards:
 ``reasoning_answer`` + 0.5 × ``think_format``, optionally with DAPO dynamic sampling) repairs the flaw. Figures
