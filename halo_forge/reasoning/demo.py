@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
         model, sft_s = kit.timed(kit.sft, base, tok, rows, a.out / "sft-run",
                                  steps=a.sft_steps, batch=a.sft_batch, lr=a.sft_lr, seed=a.seed)
         model.save_pretrained(str(a.out / "sft"))
+        tok.save_pretrained(str(a.out / "sft"))  # a whole model folder: `--model` of halo-forge takes it
         after_sft = measure(model)
         stages["sft"] = {"before": before, "after": after_sft,
                          **_verdict(before, after_sft, a.sft_steps, _moved(model, snapshot))}
