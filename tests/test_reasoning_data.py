@@ -73,8 +73,8 @@ def test_hub_formatters():
     with pytest.raises(DataError, match=r"m\[3\]: no final answer"):
         rs.from_math({"problem": "P?", "solution": "no box here"}, "m[3]")
     assert {n: s.source for n, s in rs.REASONING_DATASETS.items()} == {
-        "arithmetic_chains": "builtin", "arithmetic_think": "builtin", "gsm8k": "openai/gsm8k", "math": "DigitalLearningGmbH/MATH-lighteval",
-        "metamath": "meta-math/MetaMathQA"}
+        "arithmetic_chains": "builtin", "arithmetic_think": "builtin", "gsm8k": "openai/gsm8k",
+        "math": "DigitalLearningGmbH/MATH-lighteval", "metamath": "meta-math/MetaMathQA"}
     train, heldout = rs.load_reasoning_rows("arithmetic_chains", n=200)
     assert len(train) + len(heldout) == 200
 
