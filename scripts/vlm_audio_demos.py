@@ -48,7 +48,7 @@ DEMOS = {
                          "--learning-rate", "1e-3"], "sft"),
                ("grpo", [*ASR, "--dataset", "digit_sequences", "--method", "grpo", "--num-generations", "8",
                          "--batch-size", "32", "--max-completion-length", "12", "--max-steps", "60",
-                         "--learning-rate", "1e-4", "--lr-scheduler", "cosine"], "sft")],
+                         "--learning-rate", "1e-4", "--lr-scheduler", "cosine", "--temperature", "0.7"], "sft")],
     "cls": [("sft", ["audio", "train", "--task", "classification", "--model", "halo-forge/tiny-audio-cls", "--dataset",
                      "spoken_digits", "--max-steps", "400", "--batch-size", "32", "--learning-rate", "1e-3",
                      "--lr-scheduler", "constant", "--seed", "0"], None)],

@@ -53,6 +53,25 @@ def _local_prefect_server():
     server.stop(force=True)
 
 
+@pytest.fixture(autouse=True)
+def _tracking_uri_stays_put():
+    """`mlflow.set_tracking_uri` (which tests use to read a store) sets MLFLOW_TRACKING_URI and MLflow's global
+    URI for the rest of the process: a later test's runs would then go to that store, not their workspace's.
+    Each test ends with both as they were before it."""
+    import sys
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if "mlflow" in sys.modules:
+        from mlflow.tracking._tracking_service import utils
+
+        utils.set_tracking_uri(before)  # None: unset (the env var too)
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
+
+
 @pytest.fixture()
 def rows_file(tmp_path):
     """`tmp_path/rows.jsonl`: 40 two-digit additions as prompt/completion rows (with their `answer`)."""

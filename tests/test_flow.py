@@ -147,7 +147,7 @@ def test_strict_exits_3_on_a_failed_verdict(workspace):
 
 
 @pytest.mark.parametrize("body, expect", [
-    ("name: x\nstages:\n  - trainer: sft\n    config: {dataset: arithmetic}\n  - trainer: vlm\n", ":5: unknown stage trainer 'vlm'"),
+    ("name: x\nstages:\n  - trainer: sft\n    config: {dataset: arithmetic}\n  - trainer: sparkle\n", ":5: unknown stage trainer 'sparkle'"),
     ("name: x\nstages:\n  - trainer: sft\n    config: {dataset: arithmetic, learning_rate: -1}\n", ":3: stage 'sft'"),
     ("name: x\nstages: [\n", "invalid YAML"),
     ("name: x\n", "non-empty `stages:`"),

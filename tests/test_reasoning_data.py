@@ -43,6 +43,25 @@ def test_sloppy_teacher_drops_carries_only():
         assert (a % 10) + b >= 10 and int(slips[0].split("=")[1]) == a + b - 10
 
 
+def test_easy_level_is_the_quickstart_additions_with_one_worked_step():
+    from halo_forge.data.builtin import arithmetic_split
+
+    train, heldout = rs.load_reasoning_rows("arithmetic_think")
+    plain_train, plain_heldout = arithmetic_split()
+    assert [r["prompt"][0]["content"] for r in heldout] == [r["prompt"] for r in plain_heldout]
+    assert len(train) == len(plain_train) and len(heldout) >= 100
+    fmt, ans = get_verifier("think_format"), get_verifier("reasoning_answer")
+    texts = [r["completion"][0]["content"] for r in train]
+    assert all(fmt.verify(t, {}).passed and ans.verify(t, r).passed == t.endswith(f">{r['answer']}")
+               for t, r in list(zip(texts, train))[::200])  # math-verify is ~10 ms a call: a sample
+    right = [t.endswith(f">{r['answer']}") for t, r in zip(texts, train)]
+    assert 0.65 < sum(right) / len(right) < 0.8  # the sloppy teacher: a dropped carry on 60 % of carry problems
+    for t, r in [(t, r) for t, r, ok in zip(texts, train, right) if not ok][:30]:
+        a, b = map(int, r["prompt"][0]["content"][len("What is "):-1].split("+"))
+        assert (a % 10) + (b % 10) >= 10 and t == f"<think>{a}+{b}={a + b - 10}</think>{a + b - 10}"
+    assert all(int(r["answer"]) == eval(r["prompt"][0]["content"][len("What is "):-1]) for r in heldout)
+
+
 def test_hub_formatters():
     g = rs.from_gsm8k({"question": "Q?", "answer": "Half of 48 is <<48/2=24>>24.\n#### 1,024"}, "g[0]")
     assert g["answer"] == "1024" and g["completion"][0]["content"].endswith("</think>1024")
@@ -54,8 +73,8 @@ def test_hub_formatters():
     with pytest.raises(DataError, match=r"m\[3\]: no final answer"):
         rs.from_math({"problem": "P?", "solution": "no box here"}, "m[3]")
     assert {n: s.source for n, s in rs.REASONING_DATASETS.items()} == {
-        "arithmetic_chains": "builtin", "gsm8k": "openai/gsm8k", "math": "DigitalLearningGmbH/MATH-lighteval",
-        "metamath": "meta-math/MetaMathQA"}
+        "arithmetic_chains": "builtin", "arithmetic_think": "builtin", "gsm8k": "openai/gsm8k",
+        "math": "DigitalLearningGmbH/MATH-lighteval", "metamath": "meta-math/MetaMathQA"}
     train, heldout = rs.load_reasoning_rows("arithmetic_chains", n=200)
     assert len(train) + len(heldout) == 200
 

@@ -32,8 +32,9 @@ def test_init_makes_a_workspace_once(tmp_path, capsys):
     assert not git_ignored(ws, ".halo-forge/workspace.json")
     # models, and what a replay leaves beside its record, are not; the replay record itself is
     assert git_ignored(ws, "outputs/sft/model.safetensors") and git_ignored(ws, "replay/sft-1/metrics.json")
-    assert git_ignored(ws, "replay/sft-1/dvc.lock")  # (its out/ is ignored by the .gitignore the stage writes)
+    # (its out/ is ignored by the .gitignore the stage writes); DVC refuses to write a git-ignored dvc.lock
     assert not git_ignored(ws, "replay/sft-1/manifest.json") and not git_ignored(ws, "replay/sft-1/dvc.yaml")
+    assert not git_ignored(ws, "replay/sft-1/dvc.lock")
 
     before = {p: p.stat().st_mtime_ns for p in ws.rglob("*") if ".git" not in p.parts}
     assert main(["init", str(ws)]) == 0

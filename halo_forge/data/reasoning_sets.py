@@ -83,6 +83,33 @@ def chain_split(n: int = 4000, seed: int = 0) -> tuple[list[dict], list[dict]]:
     return distinct_split(lambda i: chain_row(i, seed), n, HELDOUT_FRACTION)
 
 
+def addition_think_row(a: int, b: int, seed: int = 0) -> dict:
+    """One easy-level row: the teacher drops the carry on `TEACHER_CARRY_MISS_RATE` of the carry problems (a
+    fixed draw per problem), in its worked step and its answer; ``answer`` is the true sum."""
+    taught = a + b
+    if (a % 10) + (b % 10) >= 10 and _unit(f"teacher:{seed}:{a}+{b}") < TEACHER_CARRY_MISS_RATE:
+        taught -= 10
+    return {"prompt": _user(f"What is {a}+{b}?"),
+            "completion": [{"role": "assistant", "content": think_answer([f"{a}+{b}={taught}"], taught)}],
+            "answer": str(a + b)}
+
+
+def addition_think_split(seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """The easy level, `arithmetic_think`: the quickstart's two-digit additions and held-out split, as one
+    worked step, ``<think>47+38=75</think>75``, from a one-flaw teacher (a dropped carry, 73 % of its answers
+    right; the quickstart's own teacher has other flaws). Held-out rows in a fixed shuffled order."""
+    from halo_forge.data.builtin import PAIRS, is_heldout
+
+    train, heldout = [], []
+    for a, b in PAIRS:
+        (heldout if is_heldout(a, b) else train).append(addition_think_row(a, b, seed))
+    heldout.sort(key=lambda r: _unit("order:" + r["prompt"][0]["content"]))
+    return train, heldout
+
+
+BUILTIN_SPLITS = {"arithmetic_chains": chain_split, "arithmetic_think": lambda n, seed: addition_think_split(seed)}
+
+
 # ------------------------------------------------------------------ hub sets
 
 def _last_boxed(text: str) -> str | None:
@@ -136,6 +163,8 @@ def _detect(row: dict, repo: str):
 REASONING_DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
     DatasetSpec("arithmetic_chains", "builtin", "Built-in, offline: chains of 2–4 additions/subtractions with "
                 "worked steps in <think>…</think>answer form; sloppy-teacher SFT labels, true held-out answers."),
+    DatasetSpec("arithmetic_think", "builtin", "Built-in, offline, the easy level: two-digit additions as one worked "
+                "step, <think>47+38=85</think>85; sloppy-teacher SFT labels (73 % right), true held-out answers."),
     DatasetSpec("gsm8k", "openai/gsm8k", "GSM8K grade-school math; worked solution → <think>, #### answer.",
                 from_gsm8k, config="main"),
     DatasetSpec("math", "DigitalLearningGmbH/MATH-lighteval", "MATH competition problems; solution → <think>, "
@@ -181,7 +210,7 @@ def load_reasoning_rows(name: str | None = None, *, data=None, seed: int = 0,
         return split_rows([_local_row(r, where(i)) for i, r in enumerate(raw)], HELDOUT_FRACTION, seed)
     spec = registry.get_spec(name or "arithmetic_chains", REASONING_DATASETS, "reasoning")
     if spec is not None and spec.source == "builtin":
-        return chain_split(n, seed)
+        return BUILTIN_SPLITS[spec.name](n, seed)
     repo = spec.source if spec else str(name)
     raw = loaders.load_hub(repo, spec.config if spec else None, spec.split if spec else "train")
     if not raw:
@@ -209,7 +238,7 @@ def load_reasoning_data(config):
     else:
         train, heldout = load_reasoning_rows(config.dataset, seed=config.seed)
         rows, where = train + heldout, (lambda i: f"{config.dataset}[row {i}]")
-        source = f"builtin:{config.dataset}" if config.dataset == "arithmetic_chains" else str(config.dataset)
+        source = f"builtin:{config.dataset}" if config.dataset in BUILTIN_SPLITS else str(config.dataset)
     if config.method == "sft":
         missing = next((i for i, r in enumerate(rows) if "completion" not in r), None)
         if missing is not None:

@@ -39,11 +39,11 @@ GITIGNORE = """\
 
 
 # The workspace root's .gitignore entries: what runs and replays write that is not a record to commit.
-# replay/<run_id>/ itself (manifest, dvc.yaml, recorded summary, replays.jsonl) is the record and stays visible.
+# replay/<run_id>/ itself (manifest, dvc.yaml, recorded summary, replays.jsonl) is the record and stays visible,
+# and so does a replay's dvc.lock: DVC refuses to write a lock file that git ignores.
 ROOT_GITIGNORE = {
     "/outputs/": "models and checkpoints: large, and rebuilt by `halo-forge replay RUN`",
     "/replay/*/metrics.json": "what a replay measured (compared with recorded_summary.json, and in replays.jsonl)",
-    "/replay/*/dvc.lock": "DVC's lock of a replay that ran here",
 }
 
 

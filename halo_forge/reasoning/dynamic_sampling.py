@@ -134,35 +134,41 @@ def dynamic_sampling_trainer(base=None):
                 return super()._generate_and_score_completions(inputs)
             if self.accelerator.num_processes > 1:
                 raise NotImplementedError("dynamic sampling runs on a single process")
-            import torch
-
-            g, need = self.num_generations, len(inputs) // self.num_generations
-            kept, dropped, n_kept, rounds = [], [], 0, 0
-            stats = self.dynamic_sampling
-            batch = inputs
-            while True:
-                out, flat = self._scored(batch)
-                stats.groups_scored += len(flat)
-                stats.groups_dropped += int(flat.sum())
-                live = torch.nonzero(~flat).flatten()[: need - n_kept]
-                if len(live):
-                    kept.append(select_rows(out, group_rows(live, g)))
-                    n_kept += len(live)
-                if flat.any():
-                    dropped.append(select_rows(out, group_rows(torch.nonzero(flat).flatten(), g)))
-                if n_kept == need or rounds == self.max_resample_rounds:
-                    break
-                rounds += 1
-                batch = self._fresh_groups(need - n_kept)
-            stats.batches += 1
-            stats.resample_rounds += rounds
-            if n_kept < need:
-                stats.batches_short += 1
-                stats.groups_refilled += need - n_kept
-                filler = concat_outputs(dropped, self._tokenizer.pad_token_id)
-                kept.append(select_rows(filler, group_rows(torch.arange(need - n_kept, device=flat.device), g)))
-            self._metrics["train"]["dynamic_sampling/groups_dropped"].append(float(stats.groups_dropped))
-            self._metrics["train"]["dynamic_sampling/resample_rounds"].append(float(rounds))
-            return concat_outputs(kept, self._tokenizer.pad_token_id)
+            return fill_with_varied_groups(self, inputs)
 
     return DynamicSamplingGRPOTrainer
+
+
+def fill_with_varied_groups(trainer, inputs):
+    """Score `inputs`, keep the groups whose rewards differ, resample fresh prompts for the dropped ones up to
+    `trainer.max_resample_rounds` rounds, and fill what is still short with dropped groups (counted)."""
+    import torch
+
+    g, need = trainer.num_generations, len(inputs) // trainer.num_generations
+    kept, dropped, n_kept, rounds = [], [], 0, 0
+    stats = trainer.dynamic_sampling
+    batch = inputs
+    while True:
+        out, flat = trainer._scored(batch)
+        stats.groups_scored += len(flat)
+        stats.groups_dropped += int(flat.sum())
+        live = torch.nonzero(~flat).flatten()[: need - n_kept]
+        if len(live):
+            kept.append(select_rows(out, group_rows(live, g)))
+            n_kept += len(live)
+        if flat.any():
+            dropped.append(select_rows(out, group_rows(torch.nonzero(flat).flatten(), g)))
+        if n_kept == need or rounds == trainer.max_resample_rounds:
+            break
+        rounds += 1
+        batch = trainer._fresh_groups(need - n_kept)
+    stats.batches += 1
+    stats.resample_rounds += rounds
+    if n_kept < need:
+        stats.batches_short += 1
+        stats.groups_refilled += need - n_kept
+        filler = concat_outputs(dropped, trainer._tokenizer.pad_token_id)
+        kept.append(select_rows(filler, group_rows(torch.arange(need - n_kept, device=flat.device), g)))
+    trainer._metrics["train"]["dynamic_sampling/groups_dropped"].append(float(stats.groups_dropped))
+    trainer._metrics["train"]["dynamic_sampling/resample_rounds"].append(float(rounds))
+    return concat_outputs(kept, trainer._tokenizer.pad_token_id)
