@@ -51,6 +51,23 @@ def test_sloppy_teacher_and_sft_trace():
     assert json.loads(call["arguments"]) == train[0]["gold_calls"][0]["arguments"]
 
 
+def test_tool_arith_world_the_demo_s():
+    train, heldout = tool_sets.load_tool_rows("tool_arith")[:2]
+    assert (len(train), len(heldout)) == (3597, 403)  # distinct questions, held out by a hash of the question
+    assert not {r["prompt"][0]["content"] for r in train} & {r["prompt"][0]["content"] for r in heldout}
+    v = get_verifier("tool_call")
+    from halo_forge.agentic.calls import render_calls
+
+    for r in train[:40]:
+        tool_sets.check_row(r, "arith")
+        assert v.verify(render_calls(r["gold_calls"]), r).passed
+        assert r["answer"] == tool_world.ARITH_FUNCTIONS[r["kind"]](**r["gold_calls"][0]["arguments"])
+    wrong = [r for r in train if tool_world.teacher_calls(r) != r["gold_calls"]]
+    assert {r["kind"] for r in wrong} == {"sub"} and 0.2 < len(wrong) / len(train) < 0.35  # swapped a and b
+    trace = tool_world.sft_trace(wrong[0], tool_world.teacher_calls(wrong[0]), tools=tool_world.ARITH_FUNCTIONS)
+    assert trace["messages"][-1]["content"].startswith("-")  # the swapped call really ran: a negative result
+
+
 def _row(**over):
     base = {"prompt": "Price of an apple?", "tools": tool_world.TOOLS,
             "gold_calls": [{"name": "lookup", "arguments": {"table": "price", "key": "apple"}}]}
@@ -118,7 +135,7 @@ def test_hub_formatters_on_rows_in_their_published_shape():
         {"from": "gpt", "value": "<tool_call>\n{'arguments': {'symbol': 'AAPL'}, 'name': 'get_stock'}\n</tool_call>"}]}
     h = tool_sets.check_row(tool_sets.from_hermes(hermes, "h[0]"), "h[0]")
     assert h["gold_calls"] == [{"name": "get_stock", "arguments": {"symbol": "AAPL"}}]
-    assert set(tool_sets.TOOL_DATASETS) == {"tool_world", "xlam", "glaive", "hermes"}
+    assert set(tool_sets.TOOL_DATASETS) == {"tool_world", "tool_arith", "xlam", "glaive", "hermes"}
     assert tool_sets.TOOL_DATASETS["xlam"].source == "Salesforce/xlam-function-calling-60k"
 
 

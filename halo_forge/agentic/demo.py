@@ -1,12 +1,14 @@
 """The agentic demo on the tiny model, plain TRL: SFT on tool traces, then GRPO or RAFT raises held-out
-exact-call accuracy on the built-in tool world.
+exact-call accuracy on a built-in tool world.
 
     python -m halo_forge.agentic.demo --out /tmp/agentic-demo --method grpo
 
-Data: `tool_world` (calculator, unit converter, lookup table; single and parallel calls). The SFT traces come
-from a sloppy teacher (it swaps the units of a conversion and the operands of a subtraction on 60 % of those
-calls; about 43 % of the traces hold a wrong call), rendered with the chat template's ``tools=``,
-``tool_calls`` and ``tool`` turns, loss on the assistant turns only. Then:
+Data (``--world``): ``tool_arith`` (the default: ``add(a, b)`` and ``sub(a, b)`` called from "47-12?", a call is
+~70 tokens) or ``tool_world`` (calculator, unit converter, lookup table; single and parallel calls, ~100-token
+calls). The SFT traces come from a sloppy teacher (``tool_arith``: it swaps a subtraction's operands on 60 % of
+those calls, 27 % of the traces hold a wrong call; ``tool_world``: it also swaps a conversion's units, 43 %),
+rendered with the chat template's ``tools=``, ``tool_calls`` and ``tool`` turns, loss on the assistant turns
+only (``--sft-init`` continues SFT from a saved model). Then:
 
 - ``grpo``: TRL GRPOTrainer on the first assistant turn (prompts rendered with the tools), reward: the
   ``tool_call`` verifier's graded score;
@@ -22,7 +24,7 @@ from __future__ import annotations
 from halo_forge.reasoning import demo_kit as kit
 
 
-def _grpo(model, tok, train: list[dict], a):
+def _grpo(model, tok, train: list[dict], a, tools, fns):
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
@@ -42,21 +44,20 @@ def _grpo(model, tok, train: list[dict], a):
     return trainer.model, {"reward_first_last": [rewards[0], rewards[-1]] if rewards else None}
 
 
-def _raft(model, tok, train: list[dict], a):
+def _raft(model, tok, train: list[dict], a, tools, fns):
     import random
 
     from halo_forge.agentic.calls import parse_calls
     from halo_forge.agentic.rollout import first_turn_texts
-    from halo_forge.agentic.tools import world_tools
     from halo_forge.data.tool_world import sft_trace
     from halo_forge.verifiers import get_verifier
 
     verifier, rng, cycles = get_verifier("tool_call"), random.Random(a.seed), []
     for k in range(a.raft_cycles):
         rows = rng.sample(train, a.raft_prompts)
-        samples = first_turn_texts(model, tok, rows, world_tools(), n=a.generations, do_sample=True,
+        samples = first_turn_texts(model, tok, rows, tools, n=a.generations, do_sample=True,
                                    max_new_tokens=a.max_completion, batch_size=64)
-        kept = [sft_trace(row, parse_calls(text)[0]) for row, texts in zip(rows, samples)
+        kept = [sft_trace(row, parse_calls(text)[0], tools=fns) for row, texts in zip(rows, samples)
                 for text in dict.fromkeys(texts) if verifier.verify(text, row).passed]  # unique passing samples
         cycles.append({"cycle": k, "generated": sum(map(len, samples)), "kept": len(kept)})
         print("raft cycle", cycles[-1], flush=True)
@@ -66,9 +67,23 @@ def _raft(model, tok, train: list[dict], a):
     return model, {"raft_cycles": cycles}
 
 
+def _world(name: str):
+    """(train, held-out, Tool objects, name → function) of a built-in world: ``tool_arith`` or ``tool_world``."""
+    from halo_forge.agentic.tools import Tool
+    from halo_forge.data import tool_world as w
+
+    split, defs, fns = ((w.tool_arith_split, w.ARITH_TOOLS, w.ARITH_FUNCTIONS) if name == "tool_arith" else
+                        (w.tool_world_split, w.TOOLS, w.FUNCTIONS))
+    train, heldout = split()
+    return train, heldout, [Tool(d, fns[d["function"]["name"]]) for d in defs], fns
+
+
 def main(argv: list[str] | None = None) -> dict:
-    p = kit.parser(__doc__, heldout=150, sft_steps=1200, sft_batch=16, max_completion=140)
+    p = kit.parser(__doc__, heldout=200, sft_steps=400, sft_batch=32, max_completion=80)
+    p.add_argument("--world", choices=["tool_arith", "tool_world"], default="tool_arith")
     p.add_argument("--method", choices=["grpo", "raft"], default="grpo")
+    p.add_argument("--sft-init", help="run the SFT stage from this model folder (a saved earlier SFT) instead of "
+                                      "the untrained tiny model")
     p.add_argument("--rl-steps", type=int, default=100)
     p.add_argument("--rl-batch", type=int, default=32)
     p.add_argument("--rl-lr", type=float, default=1e-4)
@@ -79,12 +94,11 @@ def main(argv: list[str] | None = None) -> dict:
     from transformers import AutoModelForCausalLM
 
     from halo_forge.agentic.evaluation import call_figures, episode_figures
-    from halo_forge.agentic.tools import world_tools
-    from halo_forge.data.tool_world import sft_trace, teacher_calls, tool_world_split
+    from halo_forge.data.tool_world import sft_trace, teacher_calls
 
     path, tok = kit.start(a)
-    train, heldout = tool_world_split(seed=a.seed)
-    heldout, tools = heldout[: a.heldout], world_tools()
+    train, heldout, tools, fns = _world(a.world)
+    heldout = heldout[: a.heldout]
 
     def measure(m) -> dict:
         return {"calls": call_figures(m, tok, heldout, tools, max_new_tokens=a.max_completion),
@@ -93,17 +107,18 @@ def main(argv: list[str] | None = None) -> dict:
     if a.sft_model:
         model, sft_s = AutoModelForCausalLM.from_pretrained(a.sft_model), 0.0
     else:
-        traces = [sft_trace(r, teacher_calls(r, a.seed)) for r in train]
-        model, sft_s = kit.timed(kit.sft, AutoModelForCausalLM.from_pretrained(path), tok, traces, a.out / "sft-run",
+        traces = [sft_trace(r, teacher_calls(r, a.seed), tools=fns) for r in train]
+        model, sft_s = kit.timed(kit.sft, AutoModelForCausalLM.from_pretrained(a.sft_init or path), tok, traces, a.out / "sft-run",
                                  steps=a.sft_steps, batch=a.sft_batch, lr=a.sft_lr, seed=a.seed, assistant_only=True)
         model.save_pretrained(str(a.out / "sft"))
         tok.save_pretrained(str(a.out / "sft"))
     after_sft = measure(model)
     print("after SFT", after_sft, flush=True)
-    (model, extra), rl_s = kit.timed(_grpo if a.method == "grpo" else _raft, model, tok, train, a)
+    (model, extra), rl_s = kit.timed(_grpo if a.method == "grpo" else _raft, model, tok, train, a, tools, fns)
     model.save_pretrained(str(a.out / a.method))
     wrong = sum(teacher_calls(r, a.seed) != r["gold_calls"] for r in train) / len(train)
-    return kit.finish(a, {"train_rows": len(train), "heldout_rows": len(heldout), "teacher_wrong_fraction": wrong,
+    return kit.finish(a, {"world": a.world, "train_rows": len(train), "heldout_rows": len(heldout),
+                          "teacher_wrong_fraction": wrong,
                           "after_sft": after_sft, f"after_{a.method}": measure(model), "sft_seconds": sft_s,
                           "rl_seconds": rl_s, **extra})
 

@@ -9,7 +9,8 @@ those columns (``tools`` and ``gold_calls`` may be JSON text). Every row is chec
 - each gold call must be ``{"name", "arguments"}`` and name one of the row's tools.
 
 Each problem is a :class:`~halo_forge.errors.DataError` naming the row (file:line or hub[row i]) and the fix.
-Short names (`TOOL_DATASETS`): ``tool_world`` (built-in, offline) and the hub sets xlam, glaive, hermes.
+Short names (`TOOL_DATASETS`): ``tool_world`` and ``tool_arith`` (built-in, offline) and the hub sets xlam,
+glaive, hermes.
 """
 
 from __future__ import annotations
@@ -189,6 +190,8 @@ def from_hermes(row: dict, where: str) -> dict | None:
 TOOL_DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
     DatasetSpec("tool_world", "builtin", "Built-in, offline: calculator, unit converter and lookup table; single, "
                 "parallel and answer-after-result tasks with gold calls; sloppy-teacher SFT traces."),
+    DatasetSpec("tool_arith", "builtin", "Built-in, offline, the agentic demo's: add(a,b) and sub(a,b) called "
+                "from '47-12?'; sloppy-teacher SFT traces swap a subtraction's operands 60 % of the time."),
     DatasetSpec("xlam", "Salesforce/xlam-function-calling-60k", "60k verified single/parallel calls; xLAM "
                 "parameter specs converted to JSON Schema.", from_xlam),
     DatasetSpec("glaive", "glaiveai/glaive-function-calling-v2", "Function-calling chats; the first "
@@ -211,9 +214,10 @@ def load_tool_rows(name: str | None = None, *, data: str | Path | None = None, s
     else:
         spec = registry.get_spec(name or "tool_world", TOOL_DATASETS, "agentic")
         if spec is not None and spec.source == "builtin":
-            from halo_forge.data.tool_world import tool_world_split
+            from halo_forge.data import tool_world
 
-            train, heldout = tool_world_split(seed=seed)
+            split = tool_world.tool_arith_split if spec.name == "tool_arith" else tool_world.tool_world_split
+            train, heldout = split(seed=seed)
             return train, heldout, notes
         source = spec.source if spec else str(name)
         raw = loaders.load_hub(source, spec.config if spec else None, spec.split if spec else "train")

@@ -173,7 +173,7 @@ def teacher_calls(row: dict, seed: int = 0) -> list[dict]:
         slip = _unit(f"teacher:{seed}:{row['prompt'][0]['content']}:{i}") < SLOPPY_RATE
         if slip and c["name"] == "convert":
             args["from_unit"], args["to_unit"] = args["to_unit"], args["from_unit"]
-        elif slip and c["name"] == "calculate" and args["operation"] == "subtract":
+        elif slip and (c["name"] == "sub" or (c["name"] == "calculate" and args["operation"] == "subtract")):
             args["a"], args["b"] = args["b"], args["a"]
         out.append({"name": c["name"], "arguments": args})
     return out
@@ -199,3 +199,37 @@ def sft_trace(row: dict, calls: list[dict] | None = None, tools: dict | None = N
 def tool_world_split(n: int = 3000, seed: int = 0) -> tuple[list[dict], list[dict]]:
     """(train, held-out) tasks with distinct questions; held out by a hash of the question."""
     return distinct_split(lambda i: task(i, seed), n, HELDOUT_FRACTION)
+
+
+# ------------------------------------------------------------------ tool_arith: the demo's small world
+def add(a: int, b: int) -> str:
+    """a+b"""
+    return str(a + b)
+
+
+def sub(a: int, b: int) -> str:
+    """a-b"""
+    return str(a - b)
+
+
+ARITH_FUNCTIONS = {"add": add, "sub": sub}
+_INT_PAIR = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+             "required": ["a", "b"]}
+ARITH_TOOLS = [{"type": "function", "function": {"name": n, "description": f.__doc__, "parameters": _INT_PAIR}}
+               for n, f in ARITH_FUNCTIONS.items()]
+
+
+def arith_task(index: int, seed: int = 0) -> dict:
+    """``tool_arith``: "47-12?" → ``sub(a=47, b=12)`` (two-digit numbers, a > b for a subtraction)."""
+    rng = random.Random(f"arith:{seed}:{index}")
+    name, a, b = rng.choice(list(ARITH_FUNCTIONS)), rng.randint(10, 99), rng.randint(10, 99)
+    if name == "sub" and a <= b:
+        a, b = b + 1, a
+    gold = [_call(name, a=a, b=b)]
+    return {"prompt": [{"role": "user", "content": f"{a}{'+' if name == 'add' else '-'}{b}?"}], "tools": ARITH_TOOLS,
+            "gold_calls": gold, "answer": ARITH_FUNCTIONS[name](a, b), "kind": name}
+
+
+def tool_arith_split(n: int = 4000, seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """(train, held-out) ``tool_arith`` tasks with distinct questions; held out by a hash of the question."""
+    return distinct_split(lambda i: arith_task(i, seed), n, HELDOUT_FRACTION)
