@@ -315,3 +315,16 @@ def test_quick_exit_keeps_the_code_the_output_and_the_exit_work(tmp_path):
                           str(tmp_path / "missing.jsonl")], capture_output=True, text=True, timeout=120,
                          env=os.environ.copy())
     assert bad.returncode == 2 and "Error:" in bad.stderr and "missing.jsonl" in bad.stderr, bad.stderr
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["quickstart", "--output", "x"], "No such option: --output"),  # a typer command (typer's vendored click)
+    (["runs", "search", "--bogus"], "No such option: --bogus"),
+    (["sft", "train", "--bogus"], "No such option '--bogus'"),  # a generated trainer group (click)
+    (["nosuchcommand"], "No such command 'nosuchcommand'"),
+    (["runs", "show"], "Missing argument"),
+])
+def test_a_mistyped_command_line_prints_usage_and_exits_2(argv, says, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Usage: halo-forge") and says in err and "Traceback" not in err

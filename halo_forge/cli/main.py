@@ -106,20 +106,37 @@ def _build() -> "typer.main.click.Group":
     return group
 
 
+def _click_errors() -> tuple[tuple, tuple, tuple]:
+    """(usage errors, exits, aborts) as both click and typer raise them: typer ≥ 0.2x vendors its own click
+    (`typer._click`), so its commands raise those classes, while the generated trainer groups raise click's."""
+    import click
+
+    usage, exits, aborts = [click.ClickException], [click.exceptions.Exit, typer.Exit], [click.exceptions.Abort,
+                                                                                       typer.Abort]
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+    except ImportError:
+        pass
+    else:
+        usage.append(VendoredClickException)
+    return tuple(usage), tuple(exits), tuple(aborts)
+
+
 def main(argv: list[str] | None = None) -> int:
     import click
 
+    usage, exits, aborts = _click_errors()
     try:
         rc = _build().main(args=argv, prog_name="halo-forge", standalone_mode=False)
     except HaloForgeError as exc:
         click.echo(f"Error: {exc}", err=True)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except exits as exc:
         return exc.exit_code
-    except click.ClickException as exc:
+    except usage as exc:  # a mistyped option or command: usage and exit 2
         exc.show()
         return exc.exit_code
-    except click.exceptions.Abort:
+    except aborts:
         click.echo("Aborted.", err=True)
         return 130
     return rc if isinstance(rc, int) else 0
