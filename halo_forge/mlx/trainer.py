@@ -27,7 +27,6 @@ MLX_OPTIM = {"optim": ("adamw_torch", "--optim other than adamw_torch (MLX runs 
 class MLXTrainer(RunState):
     """The state an MLX trainer holds for its one run; its `train()` is the recipe."""
 
-    modality: ClassVar[str] = "base"
     used_elsewhere: ClassVar[dict[str, str]] = {**USED_BY_THE_RUN, "model": "weights.load (mlx-lm) in train()"}
     # fields this trainer ignores on MLX beyond backend._MLX_UNSUPPORTED: {field: (default, what)}, warned at init
     ignored: ClassVar[dict[str, tuple[Any, str]]] = MLX_OPTIM

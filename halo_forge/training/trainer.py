@@ -75,7 +75,7 @@ class RunState:
 
     @classmethod
     def plan_for(cls, config, caps: Capabilities) -> dict[str, Any]:
-        """What `train()` hands to the libraries, by section."""
+        """What `train()` hands to the libraries, by section (PyTorch: trl, model, peft, eval, …)."""
         raise NotImplementedError
 
 
@@ -97,11 +97,6 @@ class TorchTrainer(RunState):
         from halo_forge.backend import torch_problems
 
         return torch_problems(config, caps)
-
-    @classmethod
-    def plan_for(cls, config, caps: Capabilities) -> dict[str, Any]:
-        """What `train()` hands to the libraries, by section (trl, model, peft, eval, …)."""
-        raise NotImplementedError
 
     @staticmethod
     def library_plan(config, caps: Capabilities, *, peft_task: str = "CAUSAL_LM", **trl: Any) -> dict[str, Any]:
