@@ -59,12 +59,48 @@ def _raft(model, tok, train: list[dict], a, tools, fns):
                                    max_new_tokens=a.max_completion, batch_size=64)
         kept = [sft_trace(row, parse_calls(text)[0], tools=fns) for row, texts in zip(rows, samples)
                 for text in dict.fromkeys(texts) if verifier.verify(text, row).passed]  # unique passing samples
-        cycles.append({"cycle": k, "generated": sum(map(len, samples)), "kept": len(kept)})
+        cycles.append({"cycle": k, "generated": sum(map(len, samples)), "kept": len(kept),
+                       "steps": max(1, len(kept) // a.rl_batch) if kept else 0})
         print("raft cycle", cycles[-1], flush=True)
         if kept:
-            model = kit.sft(model, tok, kept, a.out / f"raft{k}-run", steps=max(1, len(kept) // a.rl_batch),
+            model = kit.sft(model, tok, kept, a.out / f"raft{k}-run", steps=cycles[-1]["steps"],
                             batch=a.rl_batch, lr=a.rl_lr, seed=a.seed + k, assistant_only=True)
     return model, {"raft_cycles": cycles}
+
+
+def _probe(tok, rows: list[dict], tools, a) -> object:
+    """A TrainerCallback that measures held-out exact calls (greedy, ``rows``) every ``a.probe_every`` SFT steps,
+    prints them, keeps them in ``.history`` and stops SFT once the ``values`` check reaches ``a.probe_stop``."""
+    from transformers import TrainerCallback
+
+    from halo_forge.agentic.evaluation import call_figures
+
+    class Probe(TrainerCallback):
+        def __init__(self):
+            self.history: list[dict] = []
+
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            if not a.probe_every or state.global_step % a.probe_every:
+                return
+            model.eval()
+            calls = call_figures(model, tok, rows, tools, max_new_tokens=a.max_completion)
+            model.train()
+            values = calls["call_checks"].get("values", 0.0)
+            self.history.append({"step": state.global_step, "exact": calls["exact_call_accuracy"], "values": values})
+            print("probe", self.history[-1], flush=True)
+            control.should_training_stop = bool(a.probe_stop and values >= a.probe_stop)
+
+    return Probe()
+
+
+def _verdict(before: dict, after: dict, steps: int, moved: bool) -> dict:
+    """The verdict the agentic trainer's summary gives for these held-out figures ({calls, episodes} of
+    ``measure``): exact-call accuracy first, the episodes' answer accuracy with the trainer's tolerance."""
+    from halo_forge.agentic.evaluation import figures_of
+    from halo_forge.agentic.torch_trainer import ANSWER_TOLERANCE
+
+    return kit.verdict(figures_of(before["calls"], before["episodes"]), figures_of(after["calls"], after["episodes"]),
+                       steps, moved, tolerance=ANSWER_TOLERANCE)
 
 
 def _world(name: str):
@@ -78,18 +114,26 @@ def _world(name: str):
     return train, heldout, [Tool(d, fns[d["function"]["name"]]) for d in defs], fns
 
 
-def main(argv: list[str] | None = None) -> dict:
+def _args(argv: list[str] | None):
     p = kit.parser(__doc__, heldout=200, sft_steps=400, sft_batch=32, max_completion=80)
     p.add_argument("--world", choices=["tool_arith", "tool_world"], default="tool_arith")
     p.add_argument("--method", choices=["grpo", "raft"], default="grpo")
     p.add_argument("--sft-init", help="run the SFT stage from this model folder (a saved earlier SFT) instead of "
                                       "the untrained tiny model")
+    p.add_argument("--probe-every", type=int, default=100, help="SFT steps between held-out probes (0: none)")
+    p.add_argument("--probe-rows", type=int, default=60, help="held-out rows a probe measures (the last ones, "
+                                                                "not the ones the figures use)")
+    p.add_argument("--probe-stop", type=float, default=0.0, help="stop SFT once a probe's values check reaches this")
     p.add_argument("--rl-steps", type=int, default=100)
     p.add_argument("--rl-batch", type=int, default=32)
     p.add_argument("--rl-lr", type=float, default=1e-4)
     p.add_argument("--raft-cycles", type=int, default=2)
     p.add_argument("--raft-prompts", type=int, default=256)
-    a = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    a = _args(argv)
 
     from transformers import AutoModelForCausalLM
 
@@ -98,29 +142,41 @@ def main(argv: list[str] | None = None) -> dict:
 
     path, tok = kit.start(a)
     train, heldout, tools, fns = _world(a.world)
-    heldout = heldout[: a.heldout]
+    heldout, probe_rows = heldout[: a.heldout], heldout[a.heldout:][-a.probe_rows:]
 
     def measure(m) -> dict:
         return {"calls": call_figures(m, tok, heldout, tools, max_new_tokens=a.max_completion),
                 "episodes": episode_figures(m, tok, heldout, tools, max_new_tokens=a.max_completion)}
 
+    stages, extra = {}, {}
     if a.sft_model:
         model, sft_s = AutoModelForCausalLM.from_pretrained(a.sft_model), 0.0
+        after_sft = measure(model)
     else:
+        base = AutoModelForCausalLM.from_pretrained(a.sft_init or path)
+        before, snap, probe = measure(base), kit.snapshot(base), _probe(tok, probe_rows, tools, a)
         traces = [sft_trace(r, teacher_calls(r, a.seed), tools=fns) for r in train]
-        model, sft_s = kit.timed(kit.sft, AutoModelForCausalLM.from_pretrained(a.sft_init or path), tok, traces, a.out / "sft-run",
-                                 steps=a.sft_steps, batch=a.sft_batch, lr=a.sft_lr, seed=a.seed, assistant_only=True)
+        model, sft_s = kit.timed(kit.sft, base, tok, traces, a.out / "sft-run", steps=a.sft_steps,
+                                 batch=a.sft_batch, lr=a.sft_lr, seed=a.seed, assistant_only=True, callbacks=[probe])
         model.save_pretrained(str(a.out / "sft"))
-        tok.save_pretrained(str(a.out / "sft"))
-    after_sft = measure(model)
+        tok.save_pretrained(str(a.out / "sft"))  # a whole model folder: `--model` of halo-forge takes it
+        after_sft = measure(model)
+        stages["sft"] = {"before": before, "after": after_sft, **_verdict(before, after_sft, a.sft_steps,
+                                                                          kit.moved(model, snap))}
+        extra["sft_probes"] = probe.history
     print("after SFT", after_sft, flush=True)
-    (model, extra), rl_s = kit.timed(_grpo if a.method == "grpo" else _raft, model, tok, train, a, tools, fns)
+    snap = kit.snapshot(model)
+    (model, rl_extra), rl_s = kit.timed(_grpo if a.method == "grpo" else _raft, model, tok, train, a, tools, fns)
     model.save_pretrained(str(a.out / a.method))
+    tok.save_pretrained(str(a.out / a.method))
+    after = measure(model)
+    steps = a.rl_steps if a.method == "grpo" else sum(c["steps"] for c in rl_extra["raft_cycles"])
+    stages[a.method] = {"before": after_sft, "after": after, **_verdict(after_sft, after, steps,
+                                                                          kit.moved(model, snap))}
     wrong = sum(teacher_calls(r, a.seed) != r["gold_calls"] for r in train) / len(train)
     return kit.finish(a, {"world": a.world, "train_rows": len(train), "heldout_rows": len(heldout),
-                          "teacher_wrong_fraction": wrong,
-                          "after_sft": after_sft, f"after_{a.method}": measure(model), "sft_seconds": sft_s,
-                          "rl_seconds": rl_s, **extra})
+                          "teacher_wrong_fraction": wrong, "after_sft": after_sft, f"after_{a.method}": after,
+                          "stages": stages, "sft_seconds": sft_s, "rl_seconds": rl_s, **extra, **rl_extra})
 
 
 if __name__ == "__main__":
