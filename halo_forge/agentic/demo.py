@@ -1,22 +1,27 @@
-"""The agentic demo on the tiny model, plain TRL: SFT on tool traces, then GRPO or RAFT raises held-out
+"""The agentic demo on the tiny model, plain TRL: SFT on tool traces, then RAFT (or GRPO) raises held-out
 exact-call accuracy on a built-in tool world.
 
-    python -m halo_forge.agentic.demo --out /tmp/agentic-demo --method grpo
+    python -m halo_forge.agentic.demo --out /tmp/agentic-demo                 # SFT then RAFT: the measured win
+    python -m halo_forge.agentic.demo --out /tmp/agentic-raft --sft-model /tmp/agentic-demo/sft   # RAFT only
 
-Data (``--world``): ``tool_arith`` (the default: ``add(a, b)`` and ``sub(a, b)`` called from "47-12?", a call is
-~70 tokens) or ``tool_world`` (calculator, unit converter, lookup table; single and parallel calls, ~100-token
+Data (``--world``): ``tool_arith`` (the default: ``add(a, b)`` and ``sub(a, b)`` called from "47-12?", a trace
+is 133 tokens) or ``tool_world`` (calculator, unit converter, lookup table; single and parallel calls, ~100-token
 calls). The SFT traces come from a sloppy teacher (``tool_arith``: it swaps a subtraction's operands on 60 % of
 those calls, 27 % of the traces hold a wrong call; ``tool_world``: it also swaps a conversion's units, 43 %),
 rendered with the chat template's ``tools=``, ``tool_calls`` and ``tool`` turns, loss on the assistant turns
-only (``--sft-init`` continues SFT from a saved model). Then:
+only (``--sft-init`` continues SFT from a saved model). A probe measures held-out exact calls every
+``--probe-every`` SFT steps (on held-out rows the figures do not use) and stops SFT once the ``values`` check
+reaches ``--probe-stop``. Then:
 
+- ``raft`` (default): cycles of sampling 8 first turns per prompt from the current policy (temperature 1),
+  keeping the unique ones that pass every ``tool_call`` check, and SFT on their traces (the kept calls really
+  run to give the tool turns);
 - ``grpo``: TRL GRPOTrainer on the first assistant turn (prompts rendered with the tools), reward: the
-  ``tool_call`` verifier's graded score;
-- ``raft``: cycles of sampling first turns from the current policy, keeping the ones that pass every
-  ``tool_call`` check, and SFT on their traces (the kept calls really run to give the tool turns).
+  ``tool_call`` verifier's graded score.
 
 Held-out figures (greedy, questions never trained on): exact-call accuracy with the call-check breakdown, and
-episodes with the tools executed (final-answer accuracy, turns). Prints and writes ``<out>/demo.json``.
+episodes with the tools executed (final-answer accuracy, turns), with each stage's verdict as the agentic
+trainer's summary would give it (``stages.<stage>.verdict``). Prints and writes ``<out>/demo.json``.
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ def _raft(model, tok, train: list[dict], a, tools, fns):
         print("raft cycle", cycles[-1], flush=True)
         if kept:
             model = kit.sft(model, tok, kept, a.out / f"raft{k}-run", steps=cycles[-1]["steps"],
-                            batch=a.rl_batch, lr=a.rl_lr, seed=a.seed + k, assistant_only=True)
+                            batch=a.rl_batch, lr=a.raft_lr, seed=a.seed + k, assistant_only=True)
     return model, {"raft_cycles": cycles}
 
 
@@ -105,30 +110,31 @@ def _verdict(before: dict, after: dict, steps: int, moved: bool) -> dict:
 
 def _world(name: str):
     """(train, held-out, Tool objects, name → function) of a built-in world: ``tool_arith`` or ``tool_world``."""
-    from halo_forge.agentic.tools import Tool
+    from halo_forge.agentic.tools import world_tools
     from halo_forge.data import tool_world as w
 
-    split, defs, fns = ((w.tool_arith_split, w.ARITH_TOOLS, w.ARITH_FUNCTIONS) if name == "tool_arith" else
-                        (w.tool_world_split, w.TOOLS, w.FUNCTIONS))
-    train, heldout = split()
-    return train, heldout, [Tool(d, fns[d["function"]["name"]]) for d in defs], fns
+    train, heldout = w.tool_arith_split() if name == "tool_arith" else w.tool_world_split()
+    tools = world_tools(name)
+    return train, heldout, tools, {t.__name__: t for t in tools}
 
 
 def _args(argv: list[str] | None):
-    p = kit.parser(__doc__, heldout=200, sft_steps=400, sft_batch=32, max_completion=80)
+    p = kit.parser(__doc__, heldout=200, sft_steps=800, sft_batch=64, sft_lr=3e-3, max_completion=80)
     p.add_argument("--world", choices=["tool_arith", "tool_world"], default="tool_arith")
-    p.add_argument("--method", choices=["grpo", "raft"], default="grpo")
+    p.add_argument("--method", choices=["grpo", "raft"], default="raft")
     p.add_argument("--sft-init", help="run the SFT stage from this model folder (a saved earlier SFT) instead of "
                                       "the untrained tiny model")
     p.add_argument("--probe-every", type=int, default=100, help="SFT steps between held-out probes (0: none)")
     p.add_argument("--probe-rows", type=int, default=60, help="held-out rows a probe measures (the last ones, "
                                                                 "not the ones the figures use)")
-    p.add_argument("--probe-stop", type=float, default=0.0, help="stop SFT once a probe's values check reaches this")
+    p.add_argument("--probe-stop", type=float, default=0.66, help="stop SFT once a probe's values check reaches "
+                                                                   "this (0: never; 0.66: copying done, the flaw kept)")
     p.add_argument("--rl-steps", type=int, default=100)
     p.add_argument("--rl-batch", type=int, default=32)
-    p.add_argument("--rl-lr", type=float, default=1e-4)
-    p.add_argument("--raft-cycles", type=int, default=2)
-    p.add_argument("--raft-prompts", type=int, default=256)
+    p.add_argument("--rl-lr", type=float, default=1e-4, help="GRPO's learning rate")
+    p.add_argument("--raft-lr", type=float, default=1e-3, help="RAFT's SFT learning rate on the kept traces")
+    p.add_argument("--raft-cycles", type=int, default=3)
+    p.add_argument("--raft-prompts", type=int, default=1024)
     return p.parse_args(argv)
 
 

@@ -21,7 +21,7 @@ def parser(doc: str, **defaults) -> argparse.ArgumentParser:
     p.add_argument("--heldout", type=int, default=defaults["heldout"])
     p.add_argument("--sft-steps", type=int, default=defaults["sft_steps"])
     p.add_argument("--sft-batch", type=int, default=defaults["sft_batch"])
-    p.add_argument("--sft-lr", type=float, default=2e-3)
+    p.add_argument("--sft-lr", type=float, default=defaults.get("sft_lr", 2e-3))
     p.add_argument("--generations", type=int, default=8)
     p.add_argument("--max-completion", type=int, default=defaults["max_completion"])
     p.add_argument("--threads", type=int, default=1)
