@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from halo_forge.errors import HaloForgeError, ServerBusyError
+from halo_forge.lineage.dvcrepo import end_group
 from halo_forge.paths import home, pid_alive
 
 STARTUP_TIMEOUT_S = 90
@@ -216,19 +217,6 @@ def _answers_in_time(st: dict) -> bool:
     return False
 
 
-def _terminate(pid: int) -> None:
-    """SIGTERM the server's process group; SIGKILL it if it is still there after 10 s."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGTERM)
-    for _ in range(40):
-        if not pid_alive(pid):
-            return
-        time.sleep(0.25)
-    os.killpg(pid, signal.SIGKILL)
-
-
 def ui_url(api_url: str) -> str:
     """The UI's address for a server's API URL (the UI is served at the API's root)."""
     return api_url.removesuffix("/").removesuffix("/api")
@@ -269,6 +257,6 @@ def stop(*, force: bool = False) -> bool:
     running = [r for r in live_runs() if r.get("pid") != os.getpid()]
     if running and not force:
         raise busy_refusal(running)
-    _terminate(st["pid"])
+    end_group(st["pid"], grace=10)
     _state_file().unlink(missing_ok=True)
     return True
