@@ -19,7 +19,7 @@ import pytest
 
 from halo_forge.orchestration import liveness
 
-ARGS = ["sft", "train", "--dataset", "arithmetic", "--model", "halo-forge/tiny", "--no-lora", "--max-steps", "3",
+ARGS = ["sft", "train", "--dataset", "arithmetic", "--max-samples", "64", "--model", "halo-forge/tiny", "--no-lora", "--max-steps", "3",
         "--batch-size", "8", "--max-eval-samples", "4", "--eval-max-new-tokens", "4", "--logging-steps", "1",
         "--seed", "5"]
 

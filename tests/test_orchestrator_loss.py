@@ -17,7 +17,7 @@ import time
 
 from halo_forge.summary import TrainingSummary
 
-ARGS = ["sft", "train", "--dataset", "arithmetic", "--model", "halo-forge/tiny", "--no-lora", "--batch-size", "8",
+ARGS = ["sft", "train", "--dataset", "arithmetic", "--max-samples", "64", "--model", "halo-forge/tiny", "--no-lora", "--batch-size", "8",
         "--max-eval-samples", "4", "--eval-max-new-tokens", "4", "--logging-steps", "1"]
 
 

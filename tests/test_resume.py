@@ -18,8 +18,8 @@ from halo_forge import registry
 from halo_forge.config import build_config
 from halo_forge.training.checkpoints import COMPLETE, state_root
 
-STEPS, EVERY = 24, 4
-SMALL = {"max_steps": STEPS, "checkpoint_every": EVERY, "logging_steps": 5, "max_eval_samples": 16,
+STEPS, EVERY = 12, 4
+SMALL = {"max_steps": STEPS, "max_samples": 64, "checkpoint_every": EVERY, "logging_steps": 5, "max_eval_samples": 16,
          "batch_size": 4, "learning_rate": 1e-3, "lr_scheduler": "cosine", "seed": 3}
 CASES = {
     "sft": {"dataset": "arithmetic", "no_lora": True, "eval_max_new_tokens": 4},
