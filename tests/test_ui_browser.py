@@ -28,11 +28,11 @@ output_dir: outputs/browser
 stages:
   - name: sft
     trainer: sft
-    config: {dataset: arithmetic, no_lora: true, max_steps: 3, batch_size: 8, max_eval_samples: 8,
+    config: {dataset: arithmetic, max_samples: 64, no_lora: true, max_steps: 3, batch_size: 8, max_eval_samples: 8,
              eval_max_new_tokens: 4, max_length: 32, logging_steps: 1}
   - name: dpo    # the quickstart's three trainers: each brings its own library warnings
     trainer: dpo
-    config: {dataset: arithmetic_pref, no_lora: true, max_steps: 1, batch_size: 4, max_eval_samples: 8,
+    config: {dataset: arithmetic_pref, max_samples: 64, no_lora: true, max_steps: 1, batch_size: 4, max_eval_samples: 8,
              eval_max_new_tokens: 4, max_length: 32, logging_steps: 1}
   - name: grpo
     trainer: grpo
