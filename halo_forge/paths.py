@@ -19,6 +19,8 @@ def pid_alive(pid: int) -> bool:
     server or run this very process started and killed) is not alive; one we may not inspect is."""
     import psutil
 
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False  # a damaged record: never a process group or this host's scheduler
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
