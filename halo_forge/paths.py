@@ -15,16 +15,18 @@ def home() -> Path:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this host (a permission error means it does)."""
+    """Whether a process with this pid runs on this host. A zombie (exited, not yet reaped by its parent: a
+    server or run this very process started and killed) is not alive; one we may not inspect is."""
+    import psutil
+
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False  # a damaged record: never a process group or this host's scheduler
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    except OSError:
-        return False
-    return True
 
 
 def cached_folder(target: Path, build, *, marker: str) -> Path:

@@ -10,7 +10,7 @@ from halo_forge.cli.main import main
 from halo_forge.orchestration import run as run_module
 from halo_forge.summary import TrainingSummary
 
-TRAIN = ["sft", "train", "--dataset", "arithmetic", "--model", "halo-forge/tiny", "--no-lora", "--max-steps", "2",
+TRAIN = ["sft", "train", "--dataset", "arithmetic", "--max-samples", "64", "--model", "halo-forge/tiny", "--no-lora", "--max-steps", "2",
          "--batch-size", "8", "--max-eval-samples", "4", "--eval-max-new-tokens", "4", "--seed", "9"]
 
 

@@ -20,7 +20,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
                                 reason="needs Debian's chromium (scripts/install.sh installs it)")
 RUN_TIMEOUT_MS = 300_000
-TINY = {"max-steps": "5", "batch-size": "8", "max-eval-samples": "16", "eval-max-new-tokens": "4", "max-length": "32",
+TINY = {"max-steps": "5", "max-samples": "64", "batch-size": "8", "max-eval-samples": "16", "eval-max-new-tokens": "4", "max-length": "32",
         "logging-steps": "1"}
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from halo_forge.orchestration import liveness
 
-ARGS = ["sft", "train", "--dataset", "arithmetic", "--model", "halo-forge/tiny", "--no-lora", "--max-steps", "3",
+ARGS = ["sft", "train", "--dataset", "arithmetic", "--max-samples", "64", "--model", "halo-forge/tiny", "--no-lora", "--max-steps", "3",
         "--batch-size", "8", "--max-eval-samples", "4", "--eval-max-new-tokens", "4", "--logging-steps", "1",
         "--seed", "5"]
 
@@ -66,6 +66,19 @@ def test_a_recycled_pid_is_not_the_holder():
     me = liveness.this_process()
     assert liveness.holder_alive(me)
     assert not liveness.holder_alive({**me, "stamp": str(int(me["stamp"]) + 1)})  # same pid, another process
+
+
+def test_an_exited_child_not_yet_reaped_is_not_alive():
+    """A child that has exited but is not reaped yet (a zombie: the local server, stopped by the process that
+    started it) is dead to `pid_alive`; `server stop` used to wait its full 10 s grace on one."""
+    from halo_forge.paths import pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    state = Path(f"/proc/{child.pid}/stat")
+    wait_for(lambda: state.read_text().rsplit(")", 1)[1].split()[0] == "Z", 60, "the child to exit")
+    assert not pid_alive(child.pid) and pid_alive(os.getpid())
+    child.wait()
+    assert not pid_alive(child.pid)
 
 
 def test_kill_9_mid_run_then_the_same_command_goes_ahead(tmp_path, monkeypatch, capsys):
@@ -124,8 +137,9 @@ def test_server_stop_names_the_runs_that_train(force, monkeypatch, capsys):
             assert "1 flow run(s) still train" in err and "sft-0000" in err and f"pid {trainer.pid}" in err
             assert "--force" in err and server.status()["running"]
         else:
-            assert main(["server", "stop", "--force"]) == 0
-            assert not server.status()["running"]
+            t0 = time.monotonic()
+            assert main(["server", "stop", "--force"]) == 0  # this process started it: its zombie is dead too
+            assert not server.status()["running"] and time.monotonic() - t0 < 8
     finally:
         active.end()
         trainer.kill()

@@ -236,7 +236,7 @@ def test_raft_and_a_full_fine_tune_from_a_lora_model_train_every_weight(workspac
 
     tmp, data = workspace
     sft = registry.get_trainer(build_config(registry.config_class("sft"), {
-        "dataset": "arithmetic", "output": str(tmp / "lora"), "max_steps": 2, "lora_rank": 4, "max_eval_samples": 4,
+        "dataset": "arithmetic", "max_samples": 64, "output": str(tmp / "lora"), "max_steps": 2, "lora_rank": 4, "max_eval_samples": 4,
         "eval_max_new_tokens": 2, "checkpoint_every": 0}))
     sft.quiet = True
     adapter = sft.train().outputs.model_path

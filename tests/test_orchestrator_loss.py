@@ -1,19 +1,23 @@
 """Training outlives the orchestrator: the real Prefect server is stopped while a real run trains.
 
 The run still finishes, publishes its output, lands in the index and the replay record, exits 0 and
-lists the lost orchestrator as a platform error; the next run starts the server again on demand.
+lists the lost orchestrator as a platform error; the next run starts the server again on demand. A server
+that is alive but does not answer (frozen with SIGSTOP) is waited for, not doubled, and replaced only when it
+never answers.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 from halo_forge.summary import TrainingSummary
 
-ARGS = ["sft", "train", "--dataset", "arithmetic", "--model", "halo-forge/tiny", "--no-lora", "--batch-size", "8",
+ARGS = ["sft", "train", "--dataset", "arithmetic", "--max-samples", "64", "--model", "halo-forge/tiny", "--no-lora", "--batch-size", "8",
         "--max-eval-samples", "4", "--eval-max-new-tokens", "4", "--logging-steps", "1"]
 
 
@@ -55,3 +59,21 @@ def test_server_stopped_mid_run(tmp_path, monkeypatch):
     monkeypatch.setenv("HALO_FORGE_WORKSPACE", str(ws))
     assert main([*ARGS, "--max-steps", "1", "--seed", "2", "--output", str(tmp_path / "next")]) == 0
     assert server.status()["running"]
+
+
+def test_a_busy_server_is_waited_for_and_a_wedged_one_replaced(monkeypatch):
+    from halo_forge.orchestration import server
+
+    server.ensure_server()
+    first = server.status()
+    os.kill(first["pid"], signal.SIGSTOP)  # alive, but its health check times out
+    threading.Timer(3.0, os.kill, (first["pid"], signal.SIGCONT)).start()
+    assert server._start()["pid"] == first["pid"]  # busy: waited for, no second server
+    assert server.status()["running"]
+
+    monkeypatch.setattr(server, "BUSY_TIMEOUT_S", 2)
+    os.kill(first["pid"], signal.SIGSTOP)  # now it never answers again
+    replaced = server._start()
+    assert replaced["pid"] != first["pid"] and replaced["running"]
+    assert not server.pid_alive(first["pid"])  # stopped, not left running unrecorded
+    assert server.status()["pid"] == replaced["pid"] and server.status()["running"]

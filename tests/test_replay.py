@@ -35,7 +35,7 @@ def recorded(tmp_path_factory):
         mp.chdir(root.parent)
         assert main(["init", str(root)]) == 0
         ws = Workspace(root)
-        config = build_config(SFTConfig, {"dataset": "arithmetic", "max_steps": 3, "batch_size": 8, "no_lora": True,
+        config = build_config(SFTConfig, {"dataset": "arithmetic", "max_samples": 64, "max_steps": 3, "batch_size": 8, "no_lora": True,
                                           "output": root / "outputs" / "sft", "eval_max_new_tokens": 4,
                                           "max_eval_samples": 16})
         data = registry.load_data(config)

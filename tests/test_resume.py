@@ -18,8 +18,8 @@ from halo_forge import registry
 from halo_forge.config import build_config
 from halo_forge.training.checkpoints import COMPLETE, state_root
 
-STEPS, EVERY = 24, 4
-SMALL = {"max_steps": STEPS, "checkpoint_every": EVERY, "logging_steps": 5, "max_eval_samples": 16,
+STEPS, EVERY = 12, 4
+SMALL = {"max_steps": STEPS, "max_samples": 64, "checkpoint_every": EVERY, "logging_steps": 5, "max_eval_samples": 16,
          "batch_size": 4, "learning_rate": 1e-3, "lr_scheduler": "cosine", "seed": 3}
 CASES = {
     "sft": {"dataset": "arithmetic", "no_lora": True, "eval_max_new_tokens": 4},
@@ -29,6 +29,9 @@ CASES = {
     "rm": {"dataset": "arithmetic_pref", "no_lora": True, "max_length": 64},
     "grpo": {"dataset": "arithmetic_prompts", "no_lora": True, "num_generations": 4, "beta": 0.0,
              "max_completion_length": 4, "eval_max_new_tokens": 4, "temperature": 1.0},
+    "reasoning": {"dataset": "arithmetic_think", "method": "grpo", "no_lora": True, "num_generations": 4, "beta": 0.0,
+                  "max_completion_length": 4, "eval_max_new_tokens": 4, "temperature": 1.0,
+                  "dynamic_sampling_rounds": 1},
     "vlm": {"dataset": "shapes", "no_lora": True, "max_samples": 32, "eval_max_new_tokens": 2},
     # our own GRPO loop on transcripts: sampling after a resume must be what it was (RNG states restored)
     "audio-grpo": {"dataset": "spoken_digits", "method": "grpo", "num_generations": 4, "max_completion_length": 4,
@@ -107,6 +110,7 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(case, tmp_path):
     assert resumed.total_train_steps_executed == STEPS
     assert resumed.final_train_loss == reference.final_train_loss
     assert resumed.outputs.model_digest == reference.outputs.model_digest
+    assert resumed.extra.get("dynamic_sampling") == reference.extra.get("dynamic_sampling")  # counted across the kill
     assert [(e.metric, e.after) for e in resumed.effectiveness.evaluations] == \
         [(e.metric, e.after) for e in reference.effectiveness.evaluations]
     assert not state_root(tmp_path / "killed").exists()  # checkpoints go once the run is published

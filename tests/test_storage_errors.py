@@ -11,7 +11,7 @@ import pytest
 
 from halo_forge.cli.main import main
 
-TRAIN = ["sft", "train", "--dataset", "arithmetic", "--model", "halo-forge/tiny", "--no-lora", "--max-steps", "1",
+TRAIN = ["sft", "train", "--dataset", "arithmetic", "--max-samples", "64", "--model", "halo-forge/tiny", "--no-lora", "--max-steps", "1",
          "--batch-size", "8", "--max-eval-samples", "4", "--eval-max-new-tokens", "4", "--seed", "4"]
 
 

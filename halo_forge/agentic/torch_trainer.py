@@ -69,7 +69,6 @@ class TorchAgenticTrainer(TorchRAFTTrainer):
         cfg = self.config
         if cfg.method == "raft":  # RAFT's recipe, with episodes as its samples (see ops())
             self.data = self.data if self.data is not None else load_tool_data(cfg)
-            self.warnings = []
             self.tools, self.multi_turn = parts.run_tools(cfg, self.data, self.warnings)
             return super().train()
         with training.staged_run(self) as run:

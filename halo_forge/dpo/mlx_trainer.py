@@ -53,7 +53,6 @@ class MLXDPOTrainer(MLXTrainer):
 
         plan = self.plan
         with training.staged_run(self) as run:
-            run.notes += self.warnings
             data, model_ref, tokenizer = run.load(load_preference_data)
             state = run.checkpoints(data)
             pairs = Lazy(lambda row: preference_example(row, tokenizer), data.train)

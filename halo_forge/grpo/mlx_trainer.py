@@ -62,7 +62,6 @@ class MLXGRPOTrainer(MLXTrainer):
 
         cfg, plan = self.config, self.plan
         with training.staged_run(self) as run:
-            run.notes += self.warnings
             data, model_ref, tokenizer = run.load(load_prompt_data, chat_template=True)
             state = run.checkpoints(data)
             model, adapter = load_policy(model_ref, plan, cfg.seed)

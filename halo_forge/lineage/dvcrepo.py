@@ -145,7 +145,8 @@ def _on_term(handler):
 
 
 def end_group(pgid: int, grace: float = 5.0) -> None:
-    """SIGTERM the process group `pgid`, SIGKILL what is left after `grace` seconds."""
+    """SIGTERM the process group `pgid`, SIGKILL what is left after `grace` seconds. Members that have exited
+    but are not reaped yet (zombies: the caller's own children) count as gone."""
     import signal
     import time
 
@@ -155,15 +156,26 @@ def end_group(pgid: int, grace: float = 5.0) -> None:
         return
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
+        if not _group_alive(pgid):
             return
         time.sleep(0.1)
     try:
         os.killpg(pgid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a member of process group `pgid` still runs (zombies do not)."""
+    import psutil
+
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def watch_owner(interval: float = 0.5) -> None:

@@ -32,8 +32,8 @@ class MLXTrainer(RunState):
     ignored: ClassVar[dict[str, tuple[Any, str]]] = MLX_OPTIM
 
     def __init__(self, config, backend: str = "mlx", data=None) -> None:
-        self.warnings = self.warn_ignored(config)
         super().__init__(config, backend, data)
+        self.warnings = self.warn_ignored(config)
 
     @classmethod
     def warn_ignored(cls, config) -> list[str]:

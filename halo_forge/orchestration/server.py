@@ -19,9 +19,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from halo_forge.errors import HaloForgeError, ServerBusyError
+from halo_forge.lineage.dvcrepo import end_group
 from halo_forge.paths import home, pid_alive
 
 STARTUP_TIMEOUT_S = 90
+BUSY_TIMEOUT_S = 60  # how long a recorded server that is alive but silent gets to answer before it is replaced
 
 
 def state_dir() -> Path:
@@ -122,8 +124,22 @@ def status() -> dict:
         info = json.loads(_state_file().read_text())
     except (OSError, ValueError):
         return {"url": None, "pid": None, "running": False, "external": False}
-    running = pid_alive(info["pid"]) and healthy(info["url"])
+    running = _ours_alive(info) and healthy(info["url"])
     return {**info, "running": running, "external": False}
+
+
+def _ours_alive(info: dict) -> bool:
+    """Whether the recorded server process still runs: its pid alive and still a Prefect server on its port
+    (not another program that got the pid after a reboot)."""
+    import psutil
+
+    if not info.get("pid") or not pid_alive(info["pid"]):
+        return False
+    try:
+        cmdline = psutil.Process(info["pid"]).cmdline()
+    except psutil.Error:
+        return False
+    return "prefect" in " ".join(cmdline) and str(info.get("port")) in cmdline
 
 
 def ensure_server() -> str:
@@ -149,8 +165,8 @@ def _start() -> dict:
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one starter at a time; the others reuse its server
         st = status()
-        if st["running"]:
-            return st
+        if st["running"] or _answers_in_time(st):
+            return {**st, "running": True}
         port = _port()
         url = f"http://127.0.0.1:{port}/api"
         env = {**os.environ, **server_env()}
@@ -181,6 +197,24 @@ def _start() -> dict:
         proc.terminate()
         raise HaloForgeError(f"the local Prefect server did not become healthy in {STARTUP_TIMEOUT_S} s",
                              hint=f"see {d / 'server.log'}")
+
+
+def _answers_in_time(st: dict) -> bool:
+    """Whether the recorded server, alive but not answering its health check (busy, or still starting),
+    answers within BUSY_TIMEOUT_S. One that never does is stopped: starting a second server beside it
+    would leave it running unrecorded, for good."""
+    if not _ours_alive(st):
+        return False
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while time.monotonic() < deadline and pid_alive(st["pid"]):
+        if healthy(st["url"], timeout=5.0):
+            return True
+        time.sleep(0.5)
+    try:
+        os.killpg(st["pid"], signal.SIGKILL)  # silent for BUSY_TIMEOUT_S: no graceful shutdown to wait for
+    except ProcessLookupError:
+        pass
+    return False
 
 
 def ui_url(api_url: str) -> str:
@@ -217,21 +251,12 @@ def stop(*, force: bool = False) -> bool:
     from halo_forge.orchestration.liveness import live_runs
 
     st = status()
-    if st["external"] or not st.get("pid") or not pid_alive(st["pid"]):
+    if st["external"] or not _ours_alive(st):
         _state_file().unlink(missing_ok=True)
         return False
     running = [r for r in live_runs() if r.get("pid") != os.getpid()]
     if running and not force:
         raise busy_refusal(running)
-    try:
-        os.killpg(st["pid"], signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        os.kill(st["pid"], signal.SIGTERM)
-    for _ in range(40):
-        if not pid_alive(st["pid"]):
-            break
-        time.sleep(0.25)
-    else:
-        os.killpg(st["pid"], signal.SIGKILL)
+    end_group(st["pid"], grace=10)
     _state_file().unlink(missing_ok=True)
     return True

@@ -50,7 +50,6 @@ class RAFTRecipe:
     def train(self) -> TrainingSummary:
         cfg = self.config
         with training.staged_run(self) as run:
-            run.notes += getattr(self, "warnings", [])
             data, model_ref, tokenizer = run.load(load_prompt_data, chat_template=True)
             ops = self.ops(tokenizer, model_ref)
             state = CycleState.open(cfg, data.digest)

@@ -6,6 +6,8 @@ prompts, drawn from the training set with the run's seed, are generated and scor
 most ``max_rounds`` rounds per batch. If the bound is reached before the batch is full, dropped groups fill
 the remaining places (their advantage is zero, so they add only to the token count the loss is normalised
 by) and the batch is counted as short. The counts are in :class:`DynamicSamplingStats`, for the summary.
+A checkpoint holds them with the resampling generator's state (``dynamic_sampling.json``, as TRL keeps its
+entropy controller's), so a run resumed with --resume counts and resamples as an uninterrupted one would.
 
 It overrides two steps of ``GRPOTrainer``: ``_calculate_rewards`` (to keep the batch's rewards) and
 ``_generate_and_score_completions`` (drop, resample, merge). Text models on a single process only; the
@@ -14,8 +16,10 @@ merge re-pads prompt (left) and completion (right) tensors of batches generated 
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 LEFT_PADDED = ("prompt_ids", "prompt_mask")
@@ -23,6 +27,7 @@ RIGHT_PADDED = {"completion_ids": None, "completion_mask": 0, "old_per_token_log
                 "ref_per_token_logps": 0.0, "sampling_per_token_logps": 0.0, "tool_mask": 1,
                 "importance_sampling_ratio": 1.0}
 PER_ROW = {*LEFT_PADDED, *RIGHT_PADDED, "advantages"}
+STATE_FILE = "dynamic_sampling.json"  # in each checkpoint folder: the counts and the resampling generator
 
 
 @dataclass
@@ -128,6 +133,22 @@ def dynamic_sampling_trainer(base=None):
         def _fresh_groups(self, n: int) -> list[dict]:
             picks = [self._resample_rng.randrange(len(self.train_dataset)) for _ in range(n)]
             return [self.train_dataset[i] for i in picks for _ in range(self.num_generations)]
+
+        def _save_checkpoint(self, model, trial):
+            super()._save_checkpoint(model, trial)  # before the callbacks mark the checkpoint complete
+            if self.args.should_save:
+                folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
+                state = {"stats": self.dynamic_sampling.to_dict(), "rng": self._resample_rng.getstate()}
+                (folder / STATE_FILE).write_text(json.dumps(state))
+
+        def _load_optimizer_and_scheduler(self, checkpoint):
+            super()._load_optimizer_and_scheduler(checkpoint)  # called once, when resuming from `checkpoint`
+            saved = Path(checkpoint) / STATE_FILE if checkpoint else None
+            if saved is not None and saved.is_file():
+                state = json.loads(saved.read_text())
+                self.dynamic_sampling = DynamicSamplingStats(**state["stats"])
+                version, internal, gauss = state["rng"]
+                self._resample_rng.setstate((version, tuple(internal), gauss))
 
         def _generate_and_score_completions(self, inputs):
             if not self.model.training or self.max_resample_rounds == 0:

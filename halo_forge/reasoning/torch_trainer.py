@@ -11,8 +11,8 @@ DAPO's dynamic sampling (--method grpo), or RAFT's cycles (--method raft), rewar
 accuracy and format rate (greedy), train (resuming with --resume), measure again, save, summarise. RAFT is
 `halo_forge.raft`'s recipe unchanged: the reasoning rewards are its verifiers (the config presents them as such),
 and its held-out figure is the rate of greedy answers that pass every reward (right and well-formatted).
-What it leaves out: dynamic sampling's counts restart at a --resume (TRL's checkpoint does not hold them), and
-one process per run (dynamic sampling and RAFT's cycles are single-process).
+A --resume continues dynamic sampling's counts and its resampling from the checkpoint. What it leaves out: more
+than one process per run (dynamic sampling and RAFT's cycles are single-process).
 """
 
 from __future__ import annotations

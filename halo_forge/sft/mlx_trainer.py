@@ -39,7 +39,6 @@ class MLXSFTTrainer(MLXTrainer):
 
         cfg, plan = self.config, self.plan
         with training.staged_run(self) as run:
-            run.notes += self.warnings
             data, model_ref, tokenizer = run.load(load_sft_data, chat_template=True)
             data, _ = chat_rows_for(data, tokenizer, plan["data"]["completion_only"], run.notes)
             state = run.checkpoints(data)

@@ -54,7 +54,7 @@ class Run:
         self.config = trainer.config
         self.staging = staging
         self.started, self.t0 = now_iso(), time.monotonic()
-        self.notes: list[str] = []
+        self.notes: list[str] = list(trainer.warnings)  # what it warned of before it began
         self.progress = make_callback(trainer.modality, quiet=trainer.quiet)
         self.callbacks = [self.progress, *trainer.callbacks]
         self.state: CheckpointState | None = None

@@ -59,6 +59,7 @@ class RunState:
         from halo_forge.training.summarise import new_run_id
 
         self.config = config
+        self.warnings: list[str] = []  # what the run warns of before it begins: the first notes of its summary
         self.data = data  # pre-materialised rows (the flow and replays pass them); else loaded in train()
         self.caps = capabilities(backend)
         self.run_id = new_run_id(self.modality)
