@@ -47,11 +47,13 @@ class Tool(dict):
         return self is other
 
 
-def world_tools() -> list[Tool]:
-    """The built-in tool world's calculator, unit converter and lookup table."""
-    from halo_forge.data.tool_world import FUNCTIONS, TOOLS
+def world_tools(world: str = "tool_world") -> list[Tool]:
+    """A built-in world's tools: ``tool_world``'s calculator, unit converter and lookup table, or
+    ``tool_arith``'s ``add`` and ``sub``."""
+    from halo_forge.data import tool_world as w
 
-    return [Tool(d, FUNCTIONS[d["function"]["name"]]) for d in TOOLS]
+    defs, fns = (w.ARITH_TOOLS, w.ARITH_FUNCTIONS) if world == "tool_arith" else (w.TOOLS, w.FUNCTIONS)
+    return [Tool(d, fns[d["function"]["name"]]) for d in defs]
 
 
 def plugin_tool(spec: str) -> Tool:

@@ -17,13 +17,13 @@ def require_assistant_markers(tokenizer) -> None:
 
 def run_tools(config, data, notes: list[str]) -> tuple[list, bool]:
     """(the tools this run can execute, whether episodes go on after calls). Tools come from the built-in world
-    (tool_world), the rows' ``code`` (sandboxed) and --tool plugins; episodes are multi-turn when every gold
+    (tool_world, tool_arith), the rows' ``code`` (sandboxed) and --tool plugins; episodes are multi-turn when every gold
     call's tool can run and --single-turn is not set."""
     from halo_forge.agentic.tools import dataset_tools, plugin_tool, world_tools
 
     found = {}
-    if data.source == "builtin:tool_world":
-        found.update({t.__name__: t for t in world_tools()})
+    if data.source in ("builtin:tool_world", "builtin:tool_arith"):
+        found.update({t.__name__: t for t in world_tools(data.source.split(":")[1])})
     found.update({t.__name__: t for t in dataset_tools(data.train + data.heldout,
                                                        unsafe=config.unsafe_verifier_execution)})
     found.update({t.__name__: t for t in map(plugin_tool, config.tool_plugins)})

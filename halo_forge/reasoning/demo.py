@@ -42,25 +42,13 @@ def _grpo(model, tok, train: list[dict], a) -> tuple[object, dict]:
 
 
 def _verdict(before: dict, after: dict, steps: int, moved: bool) -> dict:
-    """The verdict the trainer's summary gives for these held-out figures (``summary.judge`` over
-    ``training.compare``, the format rate with the trainer's tolerance)."""
+    """The verdict the trainer's summary gives for these held-out figures (the format rate with the trainer's
+    tolerance)."""
     from halo_forge.reasoning.evaluation import ReasoningFigures
     from halo_forge.reasoning.torch_trainer import FORMAT_TOLERANCE
-    from halo_forge.summary import judge
-    from halo_forge.training import compare
 
-    evaluations = compare(ReasoningFigures(**before).figures(), ReasoningFigures(**after).figures(),
-                          tolerance=FORMAT_TOLERANCE)
-    result = judge(evaluations, steps=steps, weights_updated=moved)
-    return {"verdict": result.verdict, "reasons": result.reasons}
-
-
-def _snapshot(model) -> list:
-    return [p.detach().clone() for p in model.parameters()]
-
-
-def _moved(model, snapshot: list) -> bool:
-    return any(not p.detach().equal(q) for p, q in zip(model.parameters(), snapshot))
+    return kit.verdict(ReasoningFigures(**before).figures(), ReasoningFigures(**after).figures(), steps, moved,
+                       tolerance=FORMAT_TOLERANCE)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -88,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict:
         after_sft = measure(model)
     else:
         base = AutoModelForCausalLM.from_pretrained(path)
-        before, snapshot = measure(base), _snapshot(base)
+        before, snapshot = measure(base), kit.snapshot(base)
         rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in train]
         model, sft_s = kit.timed(kit.sft, base, tok, rows, a.out / "sft-run",
                                  steps=a.sft_steps, batch=a.sft_batch, lr=a.sft_lr, seed=a.seed)
@@ -96,13 +84,13 @@ def main(argv: list[str] | None = None) -> dict:
         tok.save_pretrained(str(a.out / "sft"))  # a whole model folder: `--model` of halo-forge takes it
         after_sft = measure(model)
         stages["sft"] = {"before": before, "after": after_sft,
-                         **_verdict(before, after_sft, a.sft_steps, _moved(model, snapshot))}
+                         **_verdict(before, after_sft, a.sft_steps, kit.moved(model, snapshot))}
     print("after SFT", after_sft, flush=True)
-    snapshot = _snapshot(model)
+    snapshot = kit.snapshot(model)
     (model, extra), grpo_s = kit.timed(_grpo, model, tok, train, a)
     after_grpo = measure(model)
     stages["grpo"] = {"before": after_sft, "after": after_grpo,
-                      **_verdict(after_sft, after_grpo, a.grpo_steps, _moved(model, snapshot))}
+                      **_verdict(after_sft, after_grpo, a.grpo_steps, kit.moved(model, snapshot))}
     teacher = sum(r["completion"][0]["content"].endswith(f">{r['answer']}") for r in train) / len(train)
     return kit.finish(a, {"level": a.level, "train_rows": len(train), "heldout_rows": len(heldout),
                           "teacher_label_accuracy": teacher, "after_sft": after_sft, "after_grpo": after_grpo,

@@ -21,7 +21,7 @@ def parser(doc: str, **defaults) -> argparse.ArgumentParser:
     p.add_argument("--heldout", type=int, default=defaults["heldout"])
     p.add_argument("--sft-steps", type=int, default=defaults["sft_steps"])
     p.add_argument("--sft-batch", type=int, default=defaults["sft_batch"])
-    p.add_argument("--sft-lr", type=float, default=2e-3)
+    p.add_argument("--sft-lr", type=float, default=defaults.get("sft_lr", 2e-3))
     p.add_argument("--generations", type=int, default=8)
     p.add_argument("--max-completion", type=int, default=defaults["max_completion"])
     p.add_argument("--threads", type=int, default=1)
@@ -49,18 +49,40 @@ def start(a) -> tuple[str, object]:
 
 
 def sft(model, tok, rows: list[dict], folder: Path, *, steps: int, batch: int, lr: float, seed: int,
-        assistant_only: bool = False):
+        assistant_only: bool = False, callbacks: list | None = None):
     """TRL SFT on CPU (cosine schedule, short warm-up); chat rows: completion-only loss for prompt/completion
-    rows, assistant turns only with ``assistant_only`` (tool traces). Returns the trained model."""
+    rows, assistant turns only with ``assistant_only`` (tool traces); ``callbacks``: TRL/transformers
+    ``TrainerCallback``s. Returns the trained model."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     args = SFTConfig(output_dir=str(folder), max_steps=steps, per_device_train_batch_size=batch, learning_rate=lr,
                      lr_scheduler_type="cosine", warmup_steps=min(50, steps // 10), assistant_only_loss=assistant_only,
                      max_length=512, logging_steps=50, seed=seed, **CPU)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
+                         callbacks=callbacks)
     trainer.train()
     return trainer.model
+
+
+def verdict(before, after, steps: int, moved: bool, tolerance: dict[str, float] | None = None) -> dict:
+    """{verdict, reasons}: what the trainer's summary says for these held-out ``training.Figures``
+    (``summary.judge`` over ``training.compare``; ``tolerance`` as the trainer passes it)."""
+    from halo_forge.summary import judge
+    from halo_forge.training import compare
+
+    result = judge(compare(before, after, tolerance=tolerance), steps=steps, weights_updated=moved)
+    return {"verdict": result.verdict, "reasons": result.reasons}
+
+
+def snapshot(model) -> list:
+    """A copy of the model's weights, for :func:`moved`."""
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def moved(model, snap: list) -> bool:
+    """Whether any weight differs from the :func:`snapshot`."""
+    return any(not p.detach().equal(q) for p, q in zip(model.parameters(), snap))
 
 
 def timed(fn, *args, **kwargs):
