@@ -144,3 +144,17 @@ def test_server_stop_names_the_runs_that_train(force, monkeypatch, capsys):
         active.end()
         trainer.kill()
         trainer.wait()
+
+
+def test_stop_under_another_servers_url_leaves_the_local_one_running_and_recorded(monkeypatch):
+    """`server stop` (or `ui --stop`) in a process that PREFECT_API_URL points at another server stops nothing,
+    and keeps this home's record: it used to delete it, leaving the local server running unrecorded for good."""
+    from halo_forge.orchestration import server
+
+    server.ensure_server()
+    local = server.status()
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    monkeypatch.delenv("HALO_FORGE_PREFECT_OWNED")
+    assert server.stop(force=True) is False
+    monkeypatch.undo()
+    assert server.status()["pid"] == local["pid"] and server.status()["running"]

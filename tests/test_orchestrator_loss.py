@@ -75,5 +75,6 @@ def test_a_busy_server_is_waited_for_and_a_wedged_one_replaced(monkeypatch):
     os.kill(first["pid"], signal.SIGSTOP)  # now it never answers again
     replaced = server._start()
     assert replaced["pid"] != first["pid"] and replaced["running"]
+    assert replaced["url"] == first["url"]  # on the same port: clients that read the URL earlier still reach it
     assert not server.pid_alive(first["pid"])  # stopped, not left running unrecorded
     assert server.status()["pid"] == replaced["pid"] and server.status()["running"]

@@ -156,7 +156,7 @@ def end_group(pgid: int, grace: float = 5.0) -> None:
         return
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if not _group_alive(pgid):
+        if not group_alive(pgid):
             return
         time.sleep(0.1)
     try:
@@ -165,7 +165,7 @@ def end_group(pgid: int, grace: float = 5.0) -> None:
         pass
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
     """Whether a member of process group `pgid` still runs (zombies do not)."""
     import psutil
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from halo_forge.errors import HaloForgeError, ServerBusyError
-from halo_forge.lineage.dvcrepo import end_group
+from halo_forge.lineage.dvcrepo import end_group, group_alive
 from halo_forge.paths import home, pid_alive
 
 STARTUP_TIMEOUT_S = 90
@@ -49,17 +49,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_bindable(port: int) -> bool:
+    """Whether a server could listen on `port` now (as uvicorn binds: TIME_WAIT is no obstacle)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _port() -> int:
     """The port the last server of this home used, while it is free (a restarted server keeps its URL, so
     UI links and processes that outlived the old one still reach it); else a free one."""
     try:
         last = int((state_dir() / "last_port").read_text())
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
-            s.bind(("127.0.0.1", last))
-        return last
     except (OSError, ValueError):
         return _free_port()
+    return last if port_bindable(last) else _free_port()
 
 
 def server_env() -> dict[str, str]:
@@ -214,6 +222,10 @@ def _answers_in_time(st: dict) -> bool:
         os.killpg(st["pid"], signal.SIGKILL)  # silent for BUSY_TIMEOUT_S: no graceful shutdown to wait for
     except ProcessLookupError:
         pass
+    for _ in range(100):  # until it has exited and its port is free (~0.1 s later), so the replacement keeps the URL
+        if not group_alive(st["pid"]) and port_bindable(st["port"]):
+            break
+        time.sleep(0.05)
     return False
 
 
@@ -251,7 +263,9 @@ def stop(*, force: bool = False) -> bool:
     from halo_forge.orchestration.liveness import live_runs
 
     st = status()
-    if st["external"] or not _ours_alive(st):
+    if st["external"]:  # PREFECT_API_URL names another server: this home's own one is not this call's to forget
+        return False
+    if not _ours_alive(st):
         _state_file().unlink(missing_ok=True)
         return False
     running = [r for r in live_runs() if r.get("pid") != os.getpid()]

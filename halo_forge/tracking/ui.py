@@ -19,6 +19,7 @@ from pathlib import Path
 
 from halo_forge.errors import HaloForgeError
 from halo_forge.lineage.dvcrepo import end_group
+from halo_forge.orchestration.server import port_bindable
 from halo_forge.paths import pid_alive
 
 DEFAULT_PORT = 5000
@@ -54,19 +55,9 @@ def status(ws) -> dict:
     return {**info, "running": running, "external": False}
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a closed port in TIME_WAIT is free
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def _choose_port(previous: int | None) -> int:
     for port in (previous, DEFAULT_PORT):
-        if port and _port_free(port):
+        if port and port_bindable(port):
             return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
