@@ -40,7 +40,7 @@ class AgenticConfig(CheckpointFields, GenerationEvalFields, RAFTFields, RolloutF
     answer_weight: float = Field(1.0, ge=0, description="Episode reward: weight of a right final answer (rows with an `answer`).")
     tool_plugins: list[str] = Field([], description="Tools run in this process, as package.module:function; on the command line --tool, repeatable.")
     single_turn: bool = Field(False, description="GRPO/RAFT: train the first assistant turn's calls only; no tool runs (automatic when no tool can run).")
-    sft_calls: Literal["gold", "sloppy_teacher"] = Field("gold", description="SFT traces of tool_world: the gold calls, or the sloppy teacher's (60% of conversions and subtractions slip; the demo's start).")
+    sft_calls: Literal["gold", "sloppy_teacher"] = Field("gold", description="SFT traces: the gold calls, or the sloppy teacher's (it swaps a conversion's units or a subtraction's operands on 60% of those calls: the demos' start on tool_world and tool_arith).")
     eval_max_new_tokens: int = Field(96, gt=0, description="Tokens generated per held-out assistant turn.")
     max_completion_length: int = Field(96, gt=0, description="Maximum new tokens per sampled assistant turn.")
     epochs: float = Field(1.0, gt=0, description="Passes over the training data per fit (ignored when --max-steps is set).")
