@@ -1,4 +1,5 @@
-"""Where halo-forge keeps its caches (built-in tiny models, materialised datasets)."""
+"""Where halo-forge keeps its caches (built-in tiny models, materialised datasets), and whether the processes
+it started (a run, a server, a process group) still run."""
 
 from __future__ import annotations
 
@@ -27,6 +28,40 @@ def pid_alive(pid: int) -> bool:
         return False
     except psutil.AccessDenied:
         return True
+
+
+def end_group(pgid: int, grace: float = 5.0) -> None:
+    """SIGTERM the process group `pgid`, SIGKILL what is left after `grace` seconds. Members that have exited
+    but are not reaped yet (zombies: the caller's own children) count as gone."""
+    import signal
+    import time
+
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not group_alive(pgid):
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a member of process group `pgid` still runs (zombies do not)."""
+    import psutil
+
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def cached_folder(target: Path, build, *, marker: str) -> Path:

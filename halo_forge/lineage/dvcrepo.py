@@ -14,6 +14,7 @@ from collections import deque
 from pathlib import Path
 
 from halo_forge.errors import HaloForgeError
+from halo_forge.paths import end_group
 
 STAGE = "replay"
 OUT = "out"
@@ -142,40 +143,6 @@ def _on_term(handler):
         return signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread
         return None
-
-
-def end_group(pgid: int, grace: float = 5.0) -> None:
-    """SIGTERM the process group `pgid`, SIGKILL what is left after `grace` seconds. Members that have exited
-    but are not reaped yet (zombies: the caller's own children) count as gone."""
-    import signal
-    import time
-
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not group_alive(pgid):
-            return
-        time.sleep(0.1)
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def group_alive(pgid: int) -> bool:
-    """Whether a member of process group `pgid` still runs (zombies do not)."""
-    import psutil
-
-    for proc in psutil.process_iter(["status"]):
-        try:
-            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
-                return True
-        except OSError:
-            continue
-    return False
 
 
 def watch_owner(interval: float = 0.5) -> None:

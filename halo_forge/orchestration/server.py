@@ -19,8 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from halo_forge.errors import HaloForgeError, ServerBusyError
-from halo_forge.lineage.dvcrepo import end_group, group_alive
-from halo_forge.paths import home, pid_alive
+from halo_forge.paths import end_group, group_alive, home, pid_alive
 
 STARTUP_TIMEOUT_S = 90
 BUSY_TIMEOUT_S = 60  # how long a recorded server that is alive but silent gets to answer before it is replaced

@@ -18,9 +18,8 @@ import time
 from pathlib import Path
 
 from halo_forge.errors import HaloForgeError
-from halo_forge.lineage.dvcrepo import end_group
 from halo_forge.orchestration.server import port_bindable
-from halo_forge.paths import pid_alive
+from halo_forge.paths import end_group, pid_alive
 
 DEFAULT_PORT = 5000
 STARTUP_TIMEOUT_S = 90
